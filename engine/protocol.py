@@ -1,0 +1,473 @@
+"""The wire contract between the workbench front (app, CLI) and the engine.
+
+Every message is a msgspec Struct in a tagged union. On the wire a frame is a
+4-byte big-endian length followed by a msgpack body. This module is the one
+source of truth for messages; it must never import torch (a test checks).
+
+Conversation:
+    client -> Hello                     engine -> Welcome (or Goodbye)
+    client -> Request(id, call)         engine -> Reply(id, result | error), exactly one
+    engine -> EventBatch(events)        at any time after Welcome, batched
+Long work is a job: its request replies JobStarted(job_id) at once; progress
+and the end state arrive later as JobProgress / JobEnded events.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Literal
+
+import msgspec
+
+PROTOCOL_VERSION = 1
+MAX_FRAME = 64 * 1024 * 1024  # a frame over this is garbage, not data
+_HEADER = struct.Struct(">I")
+
+
+class Base(msgspec.Struct, forbid_unknown_fields=False, omit_defaults=True):
+    """Common base: unknown fields are ignored so minor additions stay compatible."""
+
+
+# --------------------------------------------------------------------- shared values
+
+
+class ErrorInfo(Base):
+    """An error a person can act on: what went wrong and what to do about it."""
+
+    code: str  # machine-readable: not_found, bad_input, exists, cancelled, internal, ...
+    message: str
+    hint: str = ""
+
+
+class DeviceInfo(Base):
+    name: str
+    kind: Literal["cuda", "mps", "cpu", "unknown"]
+    memory_used: int = 0  # bytes; for cpu: system RAM in use
+    memory_total: int = 0
+    utilisation: float | None = None  # percent, where NVML (or /proc/stat) says
+    detail: str = ""
+
+
+JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+class JobInfo(Base):
+    job_id: str
+    kind: str
+    title: str
+    state: JobState
+    done: float = 0.0
+    total: float = 0.0
+    message: str = ""
+    started: float = 0.0  # unix time
+
+
+class DatasetInfo(Base):
+    name: str
+    source: str  # "builtin", a path, or a hub name
+    rows: int
+    classes: int
+    labels: dict[str, int] = {}
+    splits: dict[str, int] = {}
+    columns: list[str] = []
+    text_column: str = "text"
+    label_column: str = ""
+    created: float = 0.0
+    available: bool = True  # False: a built-in whose asset package is missing
+    hint: str = ""  # how to make it available
+    description: str = ""
+
+
+class Row(Base):
+    index: int  # position in the stored dataset
+    text: str  # may be cut short in pages; see text_len
+    label: str | None
+    split: str
+    text_len: int
+    extra: dict[str, str] = {}
+
+
+class LabelSplitCounts(Base):
+    split: str
+    rows: int
+    labels: dict[str, int]
+
+
+class HistogramInfo(Base):
+    edges: list[float]
+    counts: list[int]
+    unit: str  # "words" or "characters"
+    mean: float = 0.0
+    median: float = 0.0
+    max: float = 0.0
+
+
+class DuplicateGroup(Base):
+    text: str
+    count: int
+    splits: list[str]
+    indices: list[int]
+
+
+class PreviewInfo(Base):
+    source: str
+    format: str
+    columns: list[str]
+    rows: list[dict[str, str]]
+    text_column: str
+    label_column: str  # "" when none guessed
+    size_bytes: int = 0
+    classes: dict[str, int] = {}  # label counts in the previewed rows
+
+
+# --------------------------------------------------------------------- calls
+
+
+class Ping(Base, tag="ping"):
+    payload: bytes = b""
+
+
+class Status(Base, tag="status"):
+    pass
+
+
+class Shutdown(Base, tag="shutdown"):
+    pass
+
+
+class Cancel(Base, tag="cancel"):
+    job_id: str
+
+
+class Jobs(Base, tag="jobs"):
+    pass
+
+
+class StreamEvents(Base, tag="stream_events"):
+    """Diagnostics: a job that emits `rate` log events a second for `seconds`."""
+
+    rate: int = 1000
+    seconds: float = 1.0
+    batch: bool = True  # False: report each event as a separate progress point
+
+
+class DatasetList(Base, tag="datasets.list"):
+    pass
+
+
+class DatasetShow(Base, tag="datasets.show"):
+    name: str
+
+
+class DatasetOpen(Base, tag="datasets.open"):
+    """Load a dataset (building a built-in on first use); replies DatasetInfo."""
+
+    name: str
+
+
+class DatasetRows(Base, tag="datasets.rows"):
+    name: str
+    offset: int = 0
+    limit: int = 100
+    search: str = ""
+    regex: bool = False
+    label: str | None = None
+    split: str | None = None
+    max_chars: int = 300  # cut each text to this in the page; 0: whole text
+
+
+class DatasetRow(Base, tag="datasets.row"):
+    name: str
+    index: int
+
+
+class DatasetStats(Base, tag="datasets.stats"):
+    name: str
+    split: str | None = None
+    bins: int = 30
+
+
+class DatasetPreview(Base, tag="datasets.preview"):
+    source: str
+    format: str | None = None  # csv, tsv, jsonl, parquet, hf-disk, hub; None: guess
+    rows: int = 10
+
+
+class DatasetImport(Base, tag="datasets.import"):
+    source: str
+    name: str
+    text_column: str
+    label_column: str | None = None
+    format: str | None = None
+    split_column: str | None = None  # an existing column holding train/validation/test
+
+
+class DatasetSplit(Base, tag="datasets.split"):
+    name: str
+    train: float = 0.8
+    validation: float = 0.1
+    test: float = 0.1
+    seed: int = 13
+    stratify: bool = True
+    group_column: str | None = None
+
+
+class DatasetReport(Base, tag="datasets.report"):
+    name: str
+    limit: int = 20
+
+
+class DatasetDelete(Base, tag="datasets.delete"):
+    name: str
+
+
+Call = (
+    Ping
+    | Status
+    | Shutdown
+    | Cancel
+    | Jobs
+    | StreamEvents
+    | DatasetList
+    | DatasetShow
+    | DatasetOpen
+    | DatasetRows
+    | DatasetRow
+    | DatasetStats
+    | DatasetPreview
+    | DatasetImport
+    | DatasetSplit
+    | DatasetReport
+    | DatasetDelete
+)
+
+
+# --------------------------------------------------------------------- results
+
+
+class Ok(Base, tag="ok"):
+    message: str = ""
+
+
+class Pong(Base, tag="pong"):
+    payload: bytes = b""
+
+
+class StatusResult(Base, tag="status"):
+    session_id: str
+    pid: int
+    version: str
+    started: float
+    home: str
+    data_dir: str
+    socket: str
+    log_path: str
+    device: DeviceInfo
+    jobs: list[JobInfo]
+    clients: int
+
+
+class JobStarted(Base, tag="job"):
+    job_id: str
+
+
+class JobList(Base, tag="jobs"):
+    jobs: list[JobInfo]
+
+
+class DatasetListResult(Base, tag="datasets"):
+    datasets: list[DatasetInfo]
+
+
+class DatasetResult(Base, tag="dataset"):
+    dataset: DatasetInfo
+
+
+class RowsPage(Base, tag="rows"):
+    name: str
+    total: int  # rows matching the filter
+    offset: int
+    rows: list[Row]
+
+
+class RowResult(Base, tag="row"):
+    row: Row
+
+
+class StatsResult(Base, tag="stats"):
+    name: str
+    split: str | None
+    rows: int
+    labels: dict[str, int]
+    words: HistogramInfo
+    characters: HistogramInfo
+
+
+class PreviewResult(Base, tag="preview"):
+    preview: PreviewInfo
+
+
+class SplitResult(Base, tag="split"):
+    name: str
+    seed: int
+    stratified: bool
+    group_column: str | None
+    splits: list[LabelSplitCounts]
+    note: str = ""
+
+
+class ReportResult(Base, tag="report"):
+    name: str
+    rows: int
+    duplicate_rows: int  # rows whose text appeared earlier
+    duplicate_groups: list[DuplicateGroup]
+    cross_split_texts: int  # distinct texts found in more than one split
+    cross_split_groups: list[DuplicateGroup]
+
+
+Result = (
+    Ok
+    | Pong
+    | StatusResult
+    | JobStarted
+    | JobList
+    | DatasetListResult
+    | DatasetResult
+    | RowsPage
+    | RowResult
+    | StatsResult
+    | PreviewResult
+    | SplitResult
+    | ReportResult
+)
+
+
+# --------------------------------------------------------------------- events
+
+
+class JobProgress(Base, tag="job.progress"):
+    job: JobInfo
+
+
+class JobEnded(Base, tag="job.ended"):
+    job: JobInfo
+    error: ErrorInfo | None = None
+    result: Result | None = None
+
+
+class JobLog(Base, tag="job.log"):
+    job_id: str
+    seq: int
+    text: str
+
+
+class DeviceUpdate(Base, tag="device"):
+    device: DeviceInfo
+    jobs_running: int = 0
+
+
+class DatasetsChanged(Base, tag="datasets.changed"):
+    name: str
+    change: Literal["added", "updated", "deleted"]
+
+
+Event = JobProgress | JobEnded | JobLog | DeviceUpdate | DatasetsChanged
+
+
+# --------------------------------------------------------------------- frames
+
+
+class Hello(Base, tag="hello"):
+    protocol_version: int
+    client: str = "workbench"
+
+
+class Welcome(Base, tag="welcome"):
+    protocol_version: int
+    session_id: str
+    engine_version: str
+    pid: int
+
+
+class Goodbye(Base, tag="goodbye"):
+    """The engine closes this connection; reason says why."""
+
+    reason: str
+
+
+class Request(Base, tag="req"):
+    id: int
+    call: Call
+
+
+class Reply(Base, tag="rep"):
+    id: int
+    result: Result | None = None
+    error: ErrorInfo | None = None
+
+
+class EventBatch(Base, tag="events"):
+    events: list[Event]
+    dropped: int = 0  # events this client missed because it read too slowly
+
+
+ClientFrame = Hello | Request
+EngineFrame = Welcome | Goodbye | Reply | EventBatch
+Frame = ClientFrame | EngineFrame
+
+
+class ProtocolError(Exception):
+    """A frame that cannot be read: too large, truncated, or not a known message."""
+
+
+_encoder = msgspec.msgpack.Encoder()
+
+
+def encode(msg: Frame) -> bytes:
+    """The framed bytes of one message: length prefix and msgpack body."""
+    body = _encoder.encode(msg)
+    return _HEADER.pack(len(body)) + body
+
+
+class FrameDecoder:
+    """Incremental decoder: feed bytes as they arrive, get whole messages out."""
+
+    def __init__(self, kind: Any = Frame, max_frame: int = MAX_FRAME) -> None:
+        self._decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(kind)
+        self._buf = bytearray()
+        self._max = max_frame
+
+    def feed(self, data: bytes) -> list[Any]:
+        """Add bytes; return every complete message. Raises ProtocolError on garbage."""
+        buf = self._buf
+        buf += data
+        out: list[Any] = []
+        pos = 0
+        n = len(buf)
+        while n - pos >= 4:
+            (size,) = _HEADER.unpack_from(buf, pos)
+            if size > self._max:
+                raise ProtocolError(f"frame of {size} bytes is over the {self._max}-byte limit")
+            if n - pos - 4 < size:
+                break
+            body = bytes(buf[pos + 4 : pos + 4 + size])
+            pos += 4 + size
+            try:
+                out.append(self._decoder.decode(body))
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise ProtocolError(f"unreadable frame: {exc}") from None
+        if pos:
+            del buf[:pos]
+        return out
+
+
+def decode_one(data: bytes, kind: Any = Frame) -> Any:
+    """Decode exactly one framed message (tests and tools)."""
+    msgs = FrameDecoder(kind).feed(data)
+    if len(msgs) != 1:
+        raise ProtocolError(f"expected one frame, found {len(msgs)}")
+    return msgs[0]
+
+
+def error(code: str, message: str, hint: str = "") -> ErrorInfo:
+    return ErrorInfo(code=code, message=message, hint=hint)

@@ -1,0 +1,118 @@
+"""The engine's registry: SQLite in WAL mode, versioned by PRAGMA user_version.
+
+Holds the datasets now; runs and metric points join through new migrations.
+One connection shared across the engine's threads behind a lock: writes are
+small and rare next to the work they record.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+# Each entry moves the schema from version i to i+1. Never edit a shipped one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE datasets (
+        name TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        format TEXT NOT NULL,
+        path TEXT NOT NULL,
+        created REAL NOT NULL,
+        summary TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    pass
+
+
+class Store:
+    """Registry of datasets (and later runs and metrics) in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {version}, newer than this engine's "
+                    f"{SCHEMA_VERSION}; upgrade nlp-workbench or use another --home"
+                )
+            for i in range(version, SCHEMA_VERSION):
+                with self.transaction() as db:
+                    db.executescript("BEGIN;" + MIGRATIONS[i] + f"; PRAGMA user_version = {i + 1}; COMMIT;")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._db
+
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # ----------------------------------------------------------------- datasets
+
+    def add_dataset(
+        self, name: str, source: str, fmt: str, path: str, summary: dict[str, Any]
+    ) -> None:
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT INTO datasets(name, source, format, path, created, summary) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (name, source, fmt, path, time.time(), json.dumps(summary)),
+                )
+            except sqlite3.IntegrityError:
+                raise StoreError(f"a dataset named '{name}' already exists") from None
+
+    def update_dataset_summary(self, name: str, summary: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE datasets SET summary = ? WHERE name = ?", (json.dumps(summary), name)
+            )
+
+    def delete_dataset(self, name: str) -> bool:
+        with self._lock:
+            cur = self._db.execute("DELETE FROM datasets WHERE name = ?", (name,))
+            return cur.rowcount > 0
+
+    def dataset(self, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM datasets WHERE name = ?", (name,)).fetchone()
+        return _dataset_row(row) if row else None
+
+    def datasets(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM datasets ORDER BY created").fetchall()
+        return [_dataset_row(r) for r in rows]
+
+
+def _dataset_row(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    out["summary"] = json.loads(out["summary"] or "{}")
+    return out

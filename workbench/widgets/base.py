@@ -1,0 +1,30 @@
+"""The frame every workbench screen shares: its content, the status bar, the footer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from workbench.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from workbench.app import WorkbenchApp
+
+
+class WorkbenchScreen(Screen[None]):
+    """Subclasses yield their content from compose_body()."""
+
+    @property
+    def wb(self) -> WorkbenchApp:
+        return cast("WorkbenchApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_body()
+        yield StatusBar(self.wb.link.state)
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()

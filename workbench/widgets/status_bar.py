@@ -1,0 +1,71 @@
+"""One line at the bottom: engine state, device and memory, running jobs."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widgets import Static
+
+from workbench.link import LinkState
+
+_STATE_STYLE = {
+    "starting": ("◌", "yellow", "starting engine"),
+    "connected": ("●", "green", "engine"),
+    "reconnecting": ("◌", "yellow", "reconnecting"),
+    "failed": ("✖", "red", "engine failed"),
+}
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.1f}"
+
+
+def render_status(state: LinkState, width: int = 80) -> Text:
+    """The status line for a link state (pure: the tests call it)."""
+    glyph, colour, label = _STATE_STYLE[state.status]
+    text = Text()
+    text.append(f"{glyph} ", style=colour)
+    if state.status == "connected" and time.time() - state.restarted_at < 10:
+        text.append("engine restarted", style="bold yellow")
+    elif state.status == "failed":
+        text.append(f"{label}: {state.message}", style=colour)
+    else:
+        text.append(label, style=colour)
+    dev = state.device
+    if dev is not None and state.status == "connected":
+        text.append(" │ ", style="dim")
+        text.append(dev.kind.upper(), style="bold")
+        if dev.memory_total:
+            text.append(f" {_gib(dev.memory_used)}/{_gib(dev.memory_total)}G")
+        if dev.utilisation is not None:
+            text.append(f" {dev.utilisation:.0f}%")
+    jobs = [j for j in state.jobs.values() if j.state in ("queued", "running")]
+    for job in jobs[:2]:
+        text.append(" │ ", style="dim")
+        pct = f" {100 * job.done / job.total:.0f}%" if job.total > 0 else ""
+        text.append(f"{job.title}{pct}", style="cyan")
+    if len(jobs) > 2:
+        text.append(f" +{len(jobs) - 2} jobs", style="cyan")
+    text.truncate(width, overflow="ellipsis")
+    return text
+
+
+class StatusBar(Static):
+    """Reads the link state on a timer; never redraws per event."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; dock: bottom; background: $panel; color: $text; padding: 0 1; }
+    """
+
+    def __init__(self, state: LinkState, interval: float = 0.25) -> None:
+        super().__init__("", id="status-bar")
+        self._state = state
+        self._interval = interval
+
+    def on_mount(self) -> None:
+        self.refresh_status()
+        self.set_interval(self._interval, self.refresh_status)
+
+    def refresh_status(self) -> None:
+        self.update(render_status(self._state, max(self.size.width - 2, 20)))
