@@ -68,18 +68,18 @@ class DatasetsScreen(WorkbenchScreen):
     CSS_PATH = "datasets.tcss"
     BINDINGS = [
         Binding("i", "import", "Import", id="datasets.import"),
-        Binding("slash", "search", "Search", id="datasets.search"),
+        Binding("slash", "search", "Find", id="datasets.search"),
         Binding("x", "toggle_regex", "Regex", id="datasets.regex"),
         Binding("l", "cycle_label", "Label", id="datasets.label"),
-        Binding("t", "cycle_split", "Split filter", id="datasets.split_filter"),
+        Binding("t", "cycle_split", "Split", id="datasets.split_filter"),
         Binding("c", "clear_filter", "Clear", id="datasets.clear"),
-        Binding("r", "tab('rows')", "Rows", id="datasets.tab.rows"),
-        Binding("a", "tab('stats')", "Stats", id="datasets.tab.stats"),
-        Binding("p", "tab('split')", "Splits", id="datasets.tab.split"),
+        Binding("r", "show_tab('rows')", "Rows", id="datasets.tab.rows"),
+        Binding("a", "show_tab('stats')", "Stats", id="datasets.tab.stats"),
+        Binding("p", "show_tab('split')", "Splits", id="datasets.tab.split"),
         Binding("s", "split", "Run split", id="datasets.run_split"),
-        Binding("f", "toggle_stratify", "Stratify", show=False, id="datasets.stratify"),
+        Binding("f", "toggle_stratify", "Stratify", id="datasets.stratify"),
         Binding("d", "report", "Dupes", id="datasets.report"),
-        Binding("w", "toggle_unit", "Words/chars", show=False, id="datasets.length_unit"),
+        Binding("w", "toggle_unit", "Words/chars", id="datasets.length_unit"),
         Binding("ctrl+l", "focus_list", "Datasets", show=False, id="datasets.focus_list"),
         Binding("escape", "leave_input", "Leave box", show=False, id="datasets.leave_input"),
     ]
@@ -94,6 +94,30 @@ class DatasetsScreen(WorkbenchScreen):
         self.stats: P.StatsResult | None = None
         self.last_split: P.SplitResult | None = None
         self.last_report: P.ReportResult | None = None
+
+    # keys that only mean something on one tab appear in the footer on that tab
+    TAB_ACTIONS = {
+        "toggle_regex": "rows",
+        "cycle_label": "rows",
+        "cycle_split": "rows",
+        "clear_filter": "rows",
+        "toggle_unit": "stats",
+        "toggle_stratify": "split",
+        "split": "split",
+        "report": "split",
+    }
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        tabs = self.query("#ds-tabs")
+        active = tabs.first(TabbedContent).active if tabs else "rows"
+        if action == "show_tab":
+            return parameters[0] != active  # no key for the tab you are on
+        tab = self.TAB_ACTIONS.get(action)
+        return tab is None or tab == active
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        self.refresh_bindings()
 
     # ------------------------------------------------------------- layout
 
@@ -200,18 +224,21 @@ class DatasetsScreen(WorkbenchScreen):
         except EngineError as exc:
             panel.update(Text(str(exc), style="red"))
             return
+        first_open = self.current is None
         self.current = res.dataset
         self.filter = RowFilter()
         self.query_one("#search", Input).value = ""
         self._show_info()
         self._reload_rows()
         self.load_stats()
+        if first_open:
+            self.query_one(RowTable).focus()
 
     def _show_info(self) -> None:
         d = self.current
         if d is None:
             return
-        splits = " ".join(f"{k[:5]} {v:,}" for k, v in d.splits.items() if k) or "no split"
+        splits = "\n".join(f"{k:<10} {v:>8,}" for k, v in d.splits.items() if k) or "no split"
         self.query_one("#ds-info", Static).update(
             Text.assemble(
                 (d.name, "bold"),
@@ -363,8 +390,8 @@ class DatasetsScreen(WorkbenchScreen):
     # ------------------------------------------------------------- filters
 
     def action_search(self) -> None:
-        self.query_one("#ds-tabs", TabbedContent).active = "rows"
         self.query_one("#search", Input).focus()
+        self.query_one("#ds-tabs", TabbedContent).active = "rows"
 
     def action_toggle_regex(self) -> None:
         self.filter = replace(self.filter, regex=not self.filter.regex)
@@ -391,11 +418,13 @@ class DatasetsScreen(WorkbenchScreen):
         self._reload_rows()
         self.load_stats()
 
-    def action_tab(self, tab: str) -> None:
+    TAB_FOCUS = {"rows": "#rows-table", "stats": "#stats-scroll", "split": "#split-table"}
+
+    def action_show_tab(self, tab: str) -> None:
+        # focus first: TabbedContent shows whichever pane holds the focused widget
+        self.query_one(self.TAB_FOCUS[tab]).focus()
         self.query_one("#ds-tabs", TabbedContent).active = tab
-        if tab == "rows":
-            self.query_one(RowTable).focus()
-        elif tab == "stats":
+        if tab == "stats":
             self._draw_stats()
 
     def action_focus_list(self) -> None:
@@ -403,7 +432,8 @@ class DatasetsScreen(WorkbenchScreen):
 
     def action_leave_input(self) -> None:
         if isinstance(self.focused, Input):
-            self.query_one(RowTable).focus()
+            active = self.query_one("#ds-tabs", TabbedContent).active
+            self.query_one(self.TAB_FOCUS.get(active, "#rows-table")).focus()
 
     # ------------------------------------------------------------- splits
 
@@ -442,7 +472,6 @@ class DatasetsScreen(WorkbenchScreen):
         )
 
     def action_split(self) -> None:
-        self.query_one("#ds-tabs", TabbedContent).active = "split"
         self.run_split()
 
     @work(exclusive=True, group="ds-split", exit_on_error=False)
@@ -477,7 +506,6 @@ class DatasetsScreen(WorkbenchScreen):
         self.load_stats()
 
     def action_report(self) -> None:
-        self.query_one("#ds-tabs", TabbedContent).active = "split"
         self.run_report()
 
     @work(exclusive=True, group="ds-report", exit_on_error=False)

@@ -77,6 +77,11 @@ class WorkbenchApp(App[int]):
     def _on_engine_lost(self, reason: str) -> None:
         self.notify(f"{reason}; reconnecting", title="engine lost", severity="error", timeout=6)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "switch_mode" and parameters and parameters[0] == self.current_mode:
+            return False  # no footer key for the screen you are on
+        return True
+
     @property
     def connected(self) -> bool:
         return self.link.state.status == "connected"

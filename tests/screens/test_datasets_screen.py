@@ -134,7 +134,7 @@ async def test_split_grouped_by_movie(engine: RunningEngine) -> None:
         # bad fractions: a clear message, the old split kept
         screen.query_one("#split-train", Input).value = "0.9"
         await pilot.press("s")
-        await wait_for(pilot, lambda: "sum" in text_of(app, "#split-opts"))
+        await wait_for(pilot, lambda: "add up to 1" in text_of(app, "#split-opts"))
         assert screen.last_split is res
 
 
@@ -161,7 +161,9 @@ def _message(modal: ImportScreen) -> str:
     return str(modal.query_one("#import-message", Static).render())
 
 
-async def test_import_a_csv_then_refuse_the_same_name(engine: RunningEngine, tmp_path: Path) -> None:
+async def test_import_a_csv_then_refuse_the_same_name(
+    engine: RunningEngine, tmp_path: Path
+) -> None:
     rows = ["review,sentiment,id"] + [
         f'"{"great" if i % 2 else "awful"} film number {i}",{"pos" if i % 2 else "neg"},{i}'
         for i in range(60)
@@ -215,7 +217,9 @@ async def test_bad_files_get_clear_messages(
         assert app.is_running
 
 
-async def test_wrong_column_and_one_class_are_refused(engine: RunningEngine, tmp_path: Path) -> None:
+async def test_wrong_column_and_one_class_are_refused(
+    engine: RunningEngine, tmp_path: Path
+) -> None:
     csv = _write(tmp_path / "one.csv", "text,label\n" + "".join(f"t {i},pos\n" for i in range(9)))
     app = WorkbenchApp(engine.home)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -263,8 +267,15 @@ async def test_help_lists_every_key_with_its_id(engine: RunningEngine) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         table = app.screen.query_one(DataTable)
         ids = {str(table.get_row_at(i)[3]) for i in range(table.row_count)}
-        for needed in ("app.quit", "app.help", "app.screen.datasets", "datasets.import",
-                       "datasets.search", "rows.down", "import.start"):
+        for needed in (
+            "app.quit",
+            "app.help",
+            "app.screen.datasets",
+            "datasets.import",
+            "datasets.search",
+            "rows.down",
+            "import.start",
+        ):
             assert needed in ids
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, DatasetsScreen))

@@ -35,7 +35,10 @@ def render_status(state: LinkState, width: int = 80) -> Text:
     dev = state.device
     if dev is not None and state.status == "connected":
         text.append(" │ ", style="dim")
-        text.append(dev.kind.upper(), style="bold")
+        if dev.kind == "unknown":
+            text.append(dev.name, style="dim")  # torch still loading in the engine
+        else:
+            text.append(dev.kind.upper(), style="bold")
         if dev.memory_total:
             text.append(f" {_gib(dev.memory_used)}/{_gib(dev.memory_total)}G")
         if dev.utilisation is not None:
@@ -55,7 +58,7 @@ class StatusBar(Static):
     """Reads the link state on a timer; never redraws per event."""
 
     DEFAULT_CSS = """
-    StatusBar { height: 1; dock: bottom; background: $panel; color: $text; padding: 0 1; }
+    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
     """
 
     def __init__(self, state: LinkState, interval: float = 0.25) -> None:

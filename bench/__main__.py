@@ -1,0 +1,69 @@
+"""Run every benchmark side by side and print figures with their peers and ratios.
+
+    make bench            (or: python -m bench [--quick])
+Results also go to bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.common import load_note, running_engine, temp_home
+from bench.protocol_bench import event_throughput, round_trip
+from bench.rows_bench import page_fetch
+from bench.startup_bench import startup
+from bench.ui_bench import ui_lag
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--only", nargs="*", help="protocol, ui, rows, startup")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    rounds = 2 if args.quick else 5
+    want = set(args.only or ["protocol", "ui", "rows", "startup"])
+    rows: list[dict[str, str]] = []
+    before = load_note()
+    with temp_home() as home, running_engine(home):
+        if "protocol" in want:
+            rows += asyncio.run(round_trip(home, rounds=rounds))
+            rows += asyncio.run(event_throughput(home, rounds=min(rounds, 3)))
+        if "ui" in want:
+            rows += asyncio.run(ui_lag(home, rounds=min(rounds, 3)))
+        if "rows" in want:
+            rows += asyncio.run(page_fetch(home))
+    if "startup" in want:
+        rows += startup(rounds=rounds)
+    table = Table(title="workbench benchmarks", title_justify="left")
+    for col in ("figure", "value", "aim", "peer", "ratio"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*r.values())
+    console = Console(width=160)
+    console.print(table)
+    console.print(
+        f"machine: {platform.processor() or platform.machine()}, before: {before}, "
+        f"after: {load_note()}"
+    )
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(
+        json.dumps(
+            {"when": time.time(), "load_before": before, "load_after": load_note(), "rows": rows},
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
