@@ -49,9 +49,19 @@ async def _raw(path: Path, n: int) -> list[float]:
     return out
 
 
+async def settled(client: EngineClient) -> None:
+    """Wait until the engine has finished loading torch (a one-off start-up cost)."""
+    for _ in range(600):
+        st = await client.request(P.Status(), P.StatusResult)
+        if st.device.kind != "unknown":
+            return
+        await asyncio.sleep(0.1)
+
+
 async def round_trip(home: Home, rounds: int = 5, n: int = 2000) -> list[dict[str, str]]:
     client = EngineClient(home, name="bench")
     await client.connect(start=False)
+    await settled(client)
     echo_path = home.runtime_dir / "echo.sock"
     server = await _echo_server(echo_path)
     ours: list[float] = []

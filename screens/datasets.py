@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.lazy import Lazy
+from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
-from textual_plotext import PlotextPlot
 
 from engine import protocol as P
-from screens.dataset_import import ImportScreen
+
+if TYPE_CHECKING:
+    from textual_plotext import PlotextPlot
 from workbench.client import EngineError
 from workbench.widgets.base import WorkbenchScreen
 from workbench.widgets.row_table import RowTable
@@ -135,33 +139,41 @@ class DatasetsScreen(WorkbenchScreen):
                     yield RowTable(id="rows-table")
                     with VerticalScroll(id="row-detail"):
                         yield Static("", id="row-text")
+                # hidden panes mount after the first paint (Lazy): a faster start
                 with TabPane("Stats", id="stats"):
                     with VerticalScroll(id="stats-scroll"):
                         yield Static("", id="label-bars")
-                        yield PlotextPlot(id="length-plot")
                 with TabPane("Splits", id="split"):
-                    with Horizontal(id="split-form"):
-                        for key, label, value in [
-                            ("train", "train", "0.8"),
-                            ("validation", "val", "0.1"),
-                            ("test", "test", "0.1"),
-                            ("seed", "seed", "13"),
-                        ]:
-                            yield Label(label)
-                            yield Input(value, id=f"split-{key}", compact=True)
-                        yield Label("group")
-                        yield Input("", placeholder="column", id="split-group", compact=True)
-                    yield Static("", id="split-opts")
-                    with VerticalScroll(id="split-scroll"):
-                        yield DataTable(id="split-table", cursor_type="row")
-                        yield Static("", id="report")
+                    yield Lazy(Vertical(*self._split_widgets(), id="split-pane"))
+
+    def _split_widgets(self) -> list[Widget]:
+        form: list[Widget] = []
+        for key, label, value in [
+            ("train", "train", "0.8"),
+            ("validation", "val", "0.1"),
+            ("test", "test", "0.1"),
+            ("seed", "seed", "13"),
+        ]:
+            form += [Label(label), Input(value, id=f"split-{key}", compact=True)]
+        form += [Label("group"), Input("", placeholder="column", id="split-group", compact=True)]
+        table: DataTable[str] = DataTable(id="split-table", cursor_type="row")
+        table.add_columns("split", "rows", "labels")
+        return [
+            Horizontal(*form, id="split-form"),
+            Static(self._split_opts_text(), id="split-opts"),
+            VerticalScroll(table, Static("", id="report"), id="split-scroll"),
+        ]
+
+    def _mount_plot(self) -> None:
+        from textual_plotext import PlotextPlot  # plotext loads after the first paint
+
+        self.query_one("#stats-scroll").mount(PlotextPlot(id="length-plot"))
+        self._draw_stats()
 
     def on_mount(self) -> None:
+        self.call_after_refresh(self._mount_plot)
         self.wb.engine_ready.subscribe(self, self._engine_ready)
         self.wb.engine_event.subscribe(self, self._engine_event)
-        table: DataTable[str] = self.query_one("#split-table", DataTable)
-        table.add_columns("split", "rows", "labels")
-        self._show_split_opts()
         self._show_filter()
         if self.wb.connected:
             self.load_list()
@@ -361,8 +373,8 @@ class DatasetsScreen(WorkbenchScreen):
 
     def _draw_stats(self) -> None:
         s = self.stats
-        if s is None:
-            return
+        if s is None or not self.query("#length-plot"):
+            return  # not loaded yet, or the pane is not mounted yet
         width = self.query_one("#stats-scroll").size.width or 60
         where = f" ({s.split})" if s.split else ""
         head = Text(f"{s.name}{where}: {s.rows:,} rows\n", style="bold")
@@ -370,7 +382,7 @@ class DatasetsScreen(WorkbenchScreen):
             Text.assemble(head, label_bars(s.labels, width))
         )
         hist = s.words if self.length_unit == "words" else s.characters
-        plot = self.query_one(PlotextPlot)
+        plot = cast("PlotextPlot", self.query_one("#length-plot"))
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
@@ -437,15 +449,16 @@ class DatasetsScreen(WorkbenchScreen):
 
     # ------------------------------------------------------------- splits
 
-    def _show_split_opts(self, message: Text | None = None) -> None:
+    def _split_opts_text(self, message: Text | None = None) -> Text:
         opts = Text(
             f"stratify: {'on' if self.stratify else 'off'} (f) · s runs the split · "
             "d reports duplicates",
             style="dim",
         )
-        if message is not None:
-            opts = Text.assemble(message, "\n", opts)
-        self.query_one("#split-opts", Static).update(opts)
+        return opts if message is None else Text.assemble(message, "\n", opts)
+
+    def _show_split_opts(self, message: Text | None = None) -> None:
+        self.query_one("#split-opts", Static).update(self._split_opts_text(message))
 
     def action_toggle_stratify(self) -> None:
         self.stratify = not self.stratify
@@ -542,6 +555,8 @@ class DatasetsScreen(WorkbenchScreen):
     # ------------------------------------------------------------- import
 
     def action_import(self) -> None:
+        from screens.dataset_import import ImportScreen
+
         def imported(name: str | None) -> None:
             if name:
                 self.notify(f"imported {name}", title="dataset imported")

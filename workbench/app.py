@@ -15,7 +15,6 @@ from textual.signal import Signal
 
 from engine import protocol as P
 from engine.paths import Home, resolve_home
-from screens.dataset_import import ImportScreen
 from screens.datasets import DatasetsScreen
 from workbench.keys import keymap_path, load_keymap
 from workbench.link import EngineLink
@@ -62,6 +61,10 @@ class WorkbenchApp(App[int]):
         if self._keymap_problem:
             self.notify(self._keymap_problem, severity="warning", timeout=10)
         self.switch_mode("datasets")
+        # paint first: starting an engine competes with the first frame for the CPU
+        self.call_after_refresh(self._start_link)
+
+    def _start_link(self) -> None:
         self.run_worker(self.link.run(), name="engine-link", group="link", exclusive=True)
 
     def _on_engine_ready(self, restarted: bool) -> None:
@@ -93,6 +96,8 @@ class WorkbenchApp(App[int]):
         for _, _, title, cls in SCREENS:
             sources.append((title, cls.BINDINGS))
         sources.append(("row table", RowTable.BINDINGS))
+        from screens.dataset_import import ImportScreen
+
         sources.append(("import", ImportScreen.BINDINGS))
         note = (
             f"Remap any key by its id in {keymap_path()}, e.g.\n"

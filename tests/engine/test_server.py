@@ -94,7 +94,7 @@ async def test_garbage_bytes_close_only_that_client(engine: RunningEngine) -> No
     writer.write((20).to_bytes(4, "big") + b"not msgpack at all!!")
     data = await asyncio.wait_for(reader.read(), 10)
     kinds = [type(m) for m in P.FrameDecoder(P.EngineFrame).feed(data)]
-    assert kinds[0] is P.Welcome and P.Goodbye in kinds
+    assert kinds[-1] is P.Goodbye  # the bad frame ends this client only
     writer.close()
     fresh = EngineClient(engine.home)
     await fresh.connect(start=False)
@@ -178,7 +178,7 @@ async def test_cancel_a_running_job(client: EngineClient) -> None:
 
 async def test_client_leaving_mid_request_leaves_engine_well(engine: RunningEngine) -> None:
     for _ in range(3):
-        reader, writer = await asyncio.open_unix_connection(str(engine.home.socket))
+        _reader, writer = await asyncio.open_unix_connection(str(engine.home.socket))
         writer.write(P.encode(P.Hello(protocol_version=P.PROTOCOL_VERSION)))
         writer.write(P.encode(P.Request(id=1, call=P.DatasetOpen(name="reuters-r8"))))
         await writer.drain()

@@ -289,7 +289,8 @@ async def test_engine_killed_app_reconnects_to_a_new_engine(engine: RunningEngin
         os.kill(engine.pid, signal.SIGKILL)
         await wait_for(pilot, lambda: app.link.state.session_id not in ("", first), timeout=90)
         assert app.link.state.restarts == 1
-        assert "restarted" in str(app.screen.query_one(StatusBar).render())
+        bar = app.screen.query_one(StatusBar)
+        await wait_for(pilot, lambda: "restarted" in str(bar.render()), timeout=10)
         screen = browser(app)
         await wait_for(pilot, lambda: screen.query_one(RowTable).total == 12808)
         # the new engine was started by the app: stop it so the test leaves nothing behind
