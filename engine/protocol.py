@@ -120,6 +120,60 @@ class PreviewInfo(Base):
     classes: dict[str, int] = {}  # label counts in the previewed rows
 
 
+TokenizerKind = Literal[
+    "word", "regex-word", "char", "bpe", "wordpiece", "unigram", "pretrained", "file"
+]
+PostTemplate = Literal["none", "cls-sep", "start-end"]
+
+
+class TokenizerInfo(Base):
+    name: str
+    kind: str  # one of TokenizerKind
+    vocab_size: int
+    specials: list[str] = []
+    source: str = ""  # "builtin", "dataset/split" it was trained on, or a path
+    lowercase: bool = False
+    template: str = "none"  # what encode adds around a text: none, cls-sep, start-end
+    created: float = 0.0
+    available: bool = True  # False: a bundled tokenizer whose package is missing
+    hint: str = ""
+    description: str = ""
+
+
+class TokenView(Base):
+    """One text as a model sees it: tokens, ids, where each came from, masks."""
+
+    ids: list[int]
+    tokens: list[str]
+    offsets: list[tuple[int, int]]  # character span in the text; (0, 0) for added tokens
+    attention_mask: list[int]
+    type_ids: list[int]
+    special: list[bool]
+    unknown: list[bool]
+    n_tokens: int  # all tokens of the encoding (may exceed the ones shown)
+    truncated: bool = False  # truncation dropped tokens
+    overflow: int = 0  # how many tokens truncation dropped
+
+
+class TokenCount(Base):
+    token: str
+    id: int
+    count: int
+
+
+class PaddingCost(Base):
+    strategy: str  # "pad to max length", "per batch, shuffled", "per batch, bucketed"
+    padded_share: float  # padded positions / all computed positions
+    real_tokens: int
+    computed_tokens: int
+
+
+class TermValue(Base):
+    term: str
+    index: int
+    value: float
+
+
 # --------------------------------------------------------------------- calls
 
 
@@ -221,6 +275,76 @@ class DatasetDelete(Base, tag="datasets.delete"):
     name: str
 
 
+class TokenizerList(Base, tag="tokenizers.list"):
+    pass
+
+
+class TokenizerShow(Base, tag="tokenizers.show"):
+    name: str
+
+
+class TokenizerTrain(Base, tag="tokenizers.train"):
+    """Build a tokenizer from a dataset's texts (a job: replies JobStarted)."""
+
+    name: str
+    kind: Literal["word", "regex-word", "char", "bpe", "wordpiece", "unigram"]
+    dataset: str
+    split: str | None = "train"  # None: every row
+    vocab_size: int = 30000  # the maximum size for word and char vocabularies
+    min_frequency: int = 1
+    specials: list[str] = msgspec.field(default_factory=lambda: ["<PAD>", "<UNK>"])  # id order
+    lowercase: bool = True
+    template: PostTemplate = "none"
+
+
+class TokenizerAdd(Base, tag="tokenizers.add"):
+    """Register a tokenizer.json, or a Hugging Face tokenizer folder, under a name."""
+
+    name: str
+    path: str
+
+
+class TokenizerDelete(Base, tag="tokenizers.delete"):
+    name: str
+
+
+class Tokenize(Base, tag="tokenize"):
+    tokenizer: str
+    texts: list[str]
+    add_special_tokens: bool = True
+    padding: Literal["none", "longest", "max_length"] = "none"
+    truncation: bool = False
+    max_length: int = 128
+    padding_side: Literal["right", "left"] = "right"
+    max_tokens: int = 4096  # tokens returned per text; a 1 MB paste shows its first part
+    detail: bool = True  # False: ids and masks only (bulk encoding)
+
+
+class TokenizerStats(Base, tag="tokenizers.stats"):
+    """What a tokenizer makes of a whole dataset, and what padding costs."""
+
+    tokenizer: str
+    dataset: str
+    split: str | None = None
+    batch_size: int = 32
+    max_length: int = 512
+    top: int = 30
+    bins: int = 30
+    seed: int = 13
+
+
+class Encode(Base, tag="encode"):
+    """One-hot, bag-of-words or TF-IDF of a text against a dataset's vocabulary."""
+
+    dataset: str
+    text: str
+    kind: Literal["onehot", "bow", "tfidf"] = "bow"
+    split: str | None = "train"
+    lowercase: bool = True
+    max_features: int | None = None
+    top: int = 50
+
+
 Call = (
     Ping
     | Status
@@ -239,6 +363,14 @@ Call = (
     | DatasetSplit
     | DatasetReport
     | DatasetDelete
+    | TokenizerList
+    | TokenizerShow
+    | TokenizerTrain
+    | TokenizerAdd
+    | TokenizerDelete
+    | Tokenize
+    | TokenizerStats
+    | Encode
 )
 
 
@@ -325,6 +457,46 @@ class ReportResult(Base, tag="report"):
     cross_split_groups: list[DuplicateGroup]
 
 
+class TokenizerListResult(Base, tag="tokenizers"):
+    tokenizers: list[TokenizerInfo]
+
+
+class TokenizerResult(Base, tag="tokenizer"):
+    tokenizer: TokenizerInfo
+
+
+class TokenizeResult(Base, tag="tokens"):
+    tokenizer: str
+    encodings: list[TokenView]
+    chars: int  # characters encoded in all
+    seconds: float  # time the engine spent encoding
+
+
+class TokenStatsResult(Base, tag="token_stats"):
+    tokenizer: str
+    dataset: str
+    split: str | None
+    rows: int
+    tokens: int  # all tokens, specials included, before truncation
+    lengths: HistogramInfo
+    unknown_rate: float  # unknown tokens / tokens
+    vocab_coverage: float  # share of the vocabulary that occurs in the data
+    top_tokens: list[TokenCount]
+    padding: list[PaddingCost]
+    truncated_share: float  # texts longer than max_length
+    batch_size: int
+    max_length: int
+
+
+class EncodeResult(Base, tag="encoding"):
+    dataset: str
+    kind: str
+    vocabulary_size: int
+    terms: list[TermValue]  # the text's non-zero entries, largest first
+    nonzero: int
+    unknown: list[str]  # words of the text outside the vocabulary
+
+
 Result = (
     Ok
     | Pong
@@ -339,6 +511,11 @@ Result = (
     | PreviewResult
     | SplitResult
     | ReportResult
+    | TokenizerListResult
+    | TokenizerResult
+    | TokenizeResult
+    | TokenStatsResult
+    | EncodeResult
 )
 
 
@@ -371,7 +548,12 @@ class DatasetsChanged(Base, tag="datasets.changed"):
     change: Literal["added", "updated", "deleted"]
 
 
-Event = JobProgress | JobEnded | JobLog | DeviceUpdate | DatasetsChanged
+class TokenizersChanged(Base, tag="tokenizers.changed"):
+    name: str
+    change: Literal["added", "updated", "deleted"]
+
+
+Event = JobProgress | JobEnded | JobLog | DeviceUpdate | DatasetsChanged | TokenizersChanged
 
 
 # --------------------------------------------------------------------- frames

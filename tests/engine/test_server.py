@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -228,3 +229,53 @@ async def test_client_starts_engine_when_none_runs(home: Home) -> None:
             break
         await asyncio.sleep(0.05)
     assert not home.socket.exists()
+
+
+async def test_big_import_streams_progress_and_cancels_cleanly(
+    client: EngineClient, engine: RunningEngine, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.csv"
+    line = "a fairly ordinary sentence about a film that goes on for a while,pos\n"
+    with open(big, "w") as fh:
+        fh.write("text,label\n")
+        for _ in range(40):
+            fh.write(line * 10_000 + line.replace("pos", "neg") * 10_000)  # ~55 MB
+    progress: list[float] = []
+    ended: list[P.JobEnded] = []
+
+    def on_events(events: list[P.Event], _: int) -> None:
+        for e in events:
+            if isinstance(e, P.JobProgress) and e.job.total:
+                progress.append(e.job.done / e.job.total)
+            elif isinstance(e, P.JobEnded):
+                ended.append(e)
+
+    client.on_events = on_events
+    call = P.DatasetImport(source=str(big), name="big", text_column="text", label_column="label")
+    job = await client.request(call, P.JobStarted)
+    for _ in range(600):
+        if progress or ended:
+            break
+        await asyncio.sleep(0.02)
+    await client.call(P.Cancel(job_id=job.job_id))
+    for _ in range(600):
+        if ended:
+            break
+        await asyncio.sleep(0.05)
+    assert ended and ended[0].job.state == "cancelled", ended
+    assert progress and progress[0] < 1.0  # it was streaming, not done, when cancelled
+    listed = await client.request(P.DatasetList(), P.DatasetListResult)
+    assert "big" not in [d.name for d in listed.datasets]
+    leftovers = [p.name for p in engine.home.datasets_dir.iterdir() if p.name != "rotten-tomatoes"]
+    assert not [n for n in leftovers if n.startswith(".tmp") or n == "big"]
+    # and the same name imports fine afterwards (nothing half-registered)
+    small = tmp_path / "small.csv"
+    small.write_text("text,label\nfine,pos\nbad,neg\n")
+    call = P.DatasetImport(source=str(small), name="big", text_column="text", label_column="label")
+    job2 = await client.request(call, P.JobStarted)
+    for _ in range(600):
+        if any(e.job.job_id == job2.job_id for e in ended):
+            break
+        await asyncio.sleep(0.05)
+    last = next(e for e in ended if e.job.job_id == job2.job_id)
+    assert last.job.state == "done" and last.error is None
