@@ -1,6 +1,6 @@
 """Export docs/screenshot.svg from the real app on a throwaway home and engine.
 
-    .venv/bin/python docs/screenshot.py
+.venv/bin/python docs/screenshot.py
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.paths import resolve_home  # noqa: E402
-from tests.conftest import start_engine, stop_engine  # noqa: E402
-from workbench.app import WorkbenchApp  # noqa: E402
-from workbench.widgets.row_table import RowTable  # noqa: E402
+from engine.paths import resolve_home
+from tests.conftest import start_engine, stop_engine
+from workbench.app import WorkbenchApp
+from workbench.widgets.row_table import RowTable
 
 
 async def shoot(home_dir: Path, out: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from engine import protocol as P
 from engine.data import builtin
-from engine.data.errors import DataError, JobContext
+from engine.data.errors import DataError, JobContext, NullContext
 from engine.data.importer import import_source
 from engine.data.stored import StoredDataset
 from engine.paths import Home
@@ -94,6 +94,11 @@ class DatasetService:
                 self._open[name] = ds
             return ds
 
+    def texts(self, name: str, split: str | None = None) -> list[str]:
+        """The texts of a dataset (one split, or all rows when split is None)."""
+        ds = self.get(name)
+        return ds.texts(split)
+
     def _build_builtin(self, name: str) -> None:
         info = builtin.builtin_info(name)
         if not info.available:
@@ -104,7 +109,12 @@ class DatasetService:
             if self.store.dataset(name) is not None:
                 return
             log.info("building built-in dataset %s", name)
-            self._commit(name, "builtin", "builtin", lambda tmp: builtin.build_builtin(name, tmp))
+            self._commit(
+                name,
+                "builtin",
+                "builtin",
+                lambda tmp: builtin.build_builtin(name, tmp, NullContext()),
+            )
 
     def _commit(self, name: str, source: str, fmt: str, build: object) -> StoredDataset:
         tmp = self.home.datasets_dir / f".tmp-{uuid.uuid4().hex}"

@@ -29,6 +29,16 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    """
+    CREATE TABLE tokenizers (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        source TEXT NOT NULL,
+        path TEXT NOT NULL,
+        created REAL NOT NULL,
+        summary TEXT NOT NULL DEFAULT '{}'
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -60,7 +70,9 @@ class Store:
                 )
             for i in range(version, SCHEMA_VERSION):
                 with self.transaction() as db:
-                    db.executescript("BEGIN;" + MIGRATIONS[i] + f"; PRAGMA user_version = {i + 1}; COMMIT;")
+                    db.executescript(
+                        "BEGIN;" + MIGRATIONS[i] + f"; PRAGMA user_version = {i + 1}; COMMIT;"
+                    )
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -110,6 +122,36 @@ class Store:
         with self._lock:
             rows = self._db.execute("SELECT * FROM datasets ORDER BY created").fetchall()
         return [_dataset_row(r) for r in rows]
+
+    # ----------------------------------------------------------------- tokenizers
+
+    def add_tokenizer(
+        self, name: str, kind: str, source: str, path: str, summary: dict[str, Any]
+    ) -> None:
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT INTO tokenizers(name, kind, source, path, created, summary) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (name, kind, source, path, time.time(), json.dumps(summary)),
+                )
+            except sqlite3.IntegrityError:
+                raise StoreError(f"a tokenizer named '{name}' already exists") from None
+
+    def tokenizer(self, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM tokenizers WHERE name = ?", (name,)).fetchone()
+        return _dataset_row(row) if row else None
+
+    def tokenizers(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM tokenizers ORDER BY created").fetchall()
+        return [_dataset_row(r) for r in rows]
+
+    def delete_tokenizer(self, name: str) -> bool:
+        with self._lock:
+            cur = self._db.execute("DELETE FROM tokenizers WHERE name = ?", (name,))
+            return cur.rowcount > 0
 
 
 def _dataset_row(row: sqlite3.Row) -> dict[str, Any]:

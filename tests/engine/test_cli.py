@@ -46,8 +46,18 @@ def test_datasets_list_show_rows_split_report(engine: RunningEngine) -> None:
     assert len(page["rows"]) == 3 and all(r["label"] == "earn" for r in page["rows"])
     assert page["total"] == shown["labels"]["earn"]
     split = wb_json(
-        engine, "datasets", "split", "reuters-r8", "--train", "0.7", "--validation", "0.15",
-        "--test", "0.15", "--seed", "3",
+        engine,
+        "datasets",
+        "split",
+        "reuters-r8",
+        "--train",
+        "0.7",
+        "--validation",
+        "0.15",
+        "--test",
+        "0.15",
+        "--seed",
+        "3",
     )
     assert split["stratified"] is True
     assert sum(s["rows"] for s in split["splits"]) == 7674

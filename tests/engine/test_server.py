@@ -236,10 +236,8 @@ async def test_big_import_streams_progress_and_cancels_cleanly(
 ) -> None:
     big = tmp_path / "big.csv"
     line = "a fairly ordinary sentence about a film that goes on for a while,pos\n"
-    with open(big, "w") as fh:
-        fh.write("text,label\n")
-        for _ in range(40):
-            fh.write(line * 10_000 + line.replace("pos", "neg") * 10_000)  # ~55 MB
+    block = line * 10_000 + line.replace("pos", "neg") * 10_000
+    big.write_text("text,label\n" + block * 40)  # ~55 MB
     progress: list[float] = []
     ended: list[P.JobEnded] = []
 
