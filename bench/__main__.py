@@ -21,17 +21,18 @@ from bench.common import load_note, running_engine, temp_home
 from bench.protocol_bench import event_throughput, round_trip
 from bench.rows_bench import page_fetch
 from bench.startup_bench import startup
+from bench.tokenize_bench import encode_throughput, keystroke_latency, padding_costs
 from bench.ui_bench import ui_lag
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
-    parser.add_argument("--only", nargs="*", help="protocol, ui, rows, startup")
+    parser.add_argument("--only", nargs="*", help="protocol, ui, rows, startup, tokenize")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rounds = 2 if args.quick else 5
-    want = set(args.only or ["protocol", "ui", "rows", "startup"])
+    want = set(args.only or ["protocol", "ui", "rows", "startup", "tokenize"])
     rows: list[dict[str, str]] = []
     before = load_note()
     with temp_home() as home, running_engine(home):
@@ -42,6 +43,10 @@ def main() -> None:
             rows += asyncio.run(ui_lag(home, rounds=min(rounds, 3)))
         if "rows" in want:
             rows += asyncio.run(page_fetch(home))
+        if "tokenize" in want:
+            rows += asyncio.run(encode_throughput(home, rounds=rounds))
+            rows += keystroke_latency(home)
+            rows += asyncio.run(padding_costs(home))
     if "startup" in want:
         rows += startup(rounds=rounds)
     table = Table(title="workbench benchmarks", title_justify="left")

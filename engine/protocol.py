@@ -140,7 +140,7 @@ class TokenizerInfo(Base):
     description: str = ""
 
 
-class TokenView(Base):
+class TokenView(Base, gc=False):
     """One text as a model sees it: tokens, ids, where each came from, masks."""
 
     ids: list[int]
@@ -153,6 +153,7 @@ class TokenView(Base):
     n_tokens: int  # all tokens of the encoding (may exceed the ones shown)
     truncated: bool = False  # truncation dropped tokens
     overflow: int = 0  # how many tokens truncation dropped
+    clipped_chars: int = 0  # characters past the engine's per-text limit, not encoded
 
 
 class TokenCount(Base):
@@ -317,7 +318,7 @@ class Tokenize(Base, tag="tokenize"):
     max_length: int = 128
     padding_side: Literal["right", "left"] = "right"
     max_tokens: int = 4096  # tokens returned per text; a 1 MB paste shows its first part
-    detail: bool = True  # False: ids and masks only (bulk encoding)
+    detail: bool = True  # False: bulk encoding, ids packed in TokenizeResult.packed
 
 
 class TokenizerStats(Base, tag="tokenizers.stats"):
@@ -465,11 +466,21 @@ class TokenizerResult(Base, tag="tokenizer"):
     tokenizer: TokenizerInfo
 
 
+class PackedTokens(Base, gc=False):
+    """Bulk encoding (Tokenize with detail=False): every text's ids in one buffer."""
+
+    ids: bytes  # int32 little-endian, text after text
+    lengths: list[int]  # positions per text (padded width when padding)
+    attention_mask: bytes = b""  # uint8 per position when padding; empty: all ones
+    truncated: list[int] = []  # indices of the texts truncation cut
+
+
 class TokenizeResult(Base, tag="tokens"):
     tokenizer: str
-    encodings: list[TokenView]
+    encodings: list[TokenView]  # empty for bulk encoding: see packed
     chars: int  # characters encoded in all
     seconds: float  # time the engine spent encoding
+    packed: PackedTokens | None = None
 
 
 class TokenStatsResult(Base, tag="token_stats"):

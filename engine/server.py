@@ -25,6 +25,7 @@ from engine.device import DeviceMonitor
 from engine.jobs import Job, JobManager
 from engine.paths import Home
 from engine.store import Store
+from engine.tokenize.registry import TokenizerService
 
 log = logging.getLogger("engine.server")
 T = TypeVar("T")
@@ -74,6 +75,7 @@ class Engine:
         self.started = time.time()
         self.store = Store(home.db)
         self.datasets = DatasetService(home, self.store)
+        self.tokenizers = TokenizerService(home, self.store, self.datasets.texts)
         self.device = DeviceMonitor()
         self.clients: dict[int, Connection] = {}
         self._next_cid = 0
@@ -101,6 +103,14 @@ class Engine:
             P.DatasetSplit: self._dataset_split,
             P.DatasetReport: self._dataset_report,
             P.DatasetDelete: self._dataset_delete,
+            P.TokenizerList: self._tokenizer_list,
+            P.TokenizerShow: self._tokenizer_show,
+            P.TokenizerTrain: self._tokenizer_train,
+            P.TokenizerAdd: self._tokenizer_add,
+            P.TokenizerDelete: self._tokenizer_delete,
+            P.Tokenize: self._tokenize,
+            P.TokenizerStats: self._tokenizer_stats,
+            P.Encode: self._encode,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -406,6 +416,7 @@ class Engine:
 
     async def _dataset_split(self, call: P.DatasetSplit) -> P.Result:
         result = await self._in_pool(self.datasets.split, call)
+        self.tokenizers.forget_dataset(call.name)  # cached token counts follow the old split
         self.broadcast(P.DatasetsChanged(name=call.name, change="updated"))
         return result
 
@@ -414,5 +425,48 @@ class Engine:
 
     async def _dataset_delete(self, call: P.DatasetDelete) -> P.Result:
         await self._in_pool(self.datasets.delete, call.name)
+        self.tokenizers.forget_dataset(call.name)
         self.broadcast(P.DatasetsChanged(name=call.name, change="deleted"))
         return P.Ok(message=f"deleted dataset '{call.name}'")
+
+    # ------------------------------------------------------------------ tokenizers
+
+    async def _tokenizer_list(self, _: P.TokenizerList) -> P.Result:
+        return P.TokenizerListResult(tokenizers=await self._in_pool(self.tokenizers.list))
+
+    async def _tokenizer_show(self, call: P.TokenizerShow) -> P.Result:
+        return P.TokenizerResult(tokenizer=await self._in_pool(self.tokenizers.info, call.name))
+
+    async def _tokenizer_train(self, call: P.TokenizerTrain) -> P.Result:
+        await self._in_pool(self.tokenizers.check_new_name, call.name)
+
+        def run(job: Job) -> P.Result | None:
+            return self.tokenizers.train(call, job)
+
+        def done(job: Job) -> None:
+            if job.state == "done":
+                event = P.TokenizersChanged(name=call.name, change="added")
+                self._loop_call(self.broadcast, event)
+
+        title = f"train {call.kind} tokenizer {call.name}"
+        job = self.jobs.submit("tokenizer", title, run, lane="io", on_done=done)
+        return P.JobStarted(job_id=job.id)
+
+    async def _tokenizer_add(self, call: P.TokenizerAdd) -> P.Result:
+        result = await self._in_pool(self.tokenizers.add, call.name, call.path)
+        self.broadcast(P.TokenizersChanged(name=call.name, change="added"))
+        return result
+
+    async def _tokenizer_delete(self, call: P.TokenizerDelete) -> P.Result:
+        await self._in_pool(self.tokenizers.delete, call.name)
+        self.broadcast(P.TokenizersChanged(name=call.name, change="deleted"))
+        return P.Ok(message=f"deleted tokenizer '{call.name}'")
+
+    async def _tokenize(self, call: P.Tokenize) -> P.Result:
+        return await self._in_pool(self.tokenizers.tokenize, call)
+
+    async def _tokenizer_stats(self, call: P.TokenizerStats) -> P.Result:
+        return await self._in_pool(self.tokenizers.stats, call)
+
+    async def _encode(self, call: P.Encode) -> P.Result:
+        return await self._in_pool(self.tokenizers.encode, call)

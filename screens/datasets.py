@@ -55,7 +55,7 @@ def label_bars(labels: dict[str, int], width: int, limit: int = 20) -> Text:
     total = sum(labels.values())
     top = max(labels.values())
     name_w = min(max(len(k) for k in labels), 18)
-    bar_w = max(width - name_w - 18, 5)
+    bar_w = max(width - name_w - 24, 5)
     for i, (name, count) in enumerate(labels.items()):
         if i == limit:
             text.append(f"… {len(labels) - limit} more labels\n", style="dim")
@@ -77,10 +77,10 @@ class DatasetsScreen(WorkbenchScreen):
         Binding("l", "cycle_label", "Label", id="datasets.label"),
         Binding("t", "cycle_split", "Split", id="datasets.split_filter"),
         Binding("c", "clear_filter", "Clear", id="datasets.clear"),
-        Binding("r", "show_tab('rows')", "Rows", id="datasets.tab.rows"),
-        Binding("a", "show_tab('stats')", "Stats", id="datasets.tab.stats"),
-        Binding("p", "show_tab('split')", "Splits", id="datasets.tab.split"),
-        Binding("s", "split", "Run split", id="datasets.run_split"),
+        Binding("r", "show_tab('rows')", "Rows", show=False, id="datasets.tab.rows"),
+        Binding("a", "show_tab('stats')", "Stats", show=False, id="datasets.tab.stats"),
+        Binding("p", "show_tab('split')", "Splits", show=False, id="datasets.tab.split"),
+        Binding("s", "split", "Split", id="datasets.run_split"),
         Binding("f", "toggle_stratify", "Stratify", id="datasets.stratify"),
         Binding("d", "report", "Dupes", id="datasets.report"),
         Binding("w", "toggle_unit", "Words/chars", id="datasets.length_unit"),
@@ -132,7 +132,7 @@ class DatasetsScreen(WorkbenchScreen):
                 yield OptionList(id="ds-list")
                 yield Static("starting engine…", id="ds-info")
             with TabbedContent(id="ds-tabs", initial="rows"):
-                with TabPane("Rows", id="rows"):
+                with TabPane("Rows r", id="rows"):
                     with Horizontal(id="rows-filter"):
                         yield Input(placeholder="/ search text", id="search", compact=True)
                         yield Static("", id="filter-info")
@@ -140,10 +140,10 @@ class DatasetsScreen(WorkbenchScreen):
                     with VerticalScroll(id="row-detail"):
                         yield Static("", id="row-text")
                 # hidden panes mount after the first paint (Lazy): a faster start
-                with TabPane("Stats", id="stats"):
+                with TabPane("Stats a", id="stats"):
                     with VerticalScroll(id="stats-scroll"):
                         yield Static("", id="label-bars")
-                with TabPane("Splits", id="split"):
+                with TabPane("Splits p", id="split"):
                     yield Lazy(Vertical(*self._split_widgets(), id="split-pane"))
 
     def _split_widgets(self) -> list[Widget]:
@@ -389,6 +389,8 @@ class DatasetsScreen(WorkbenchScreen):
         centers = [(a + b) / 2 for a, b in zip(hist.edges[:-1], hist.edges[1:], strict=True)]
         if centers:
             plt.bar(centers, hist.counts, width=0.9)
+            ticks = centers[:: max(len(centers) // 5, 1)]
+            plt.xticks(ticks, [f"{t:,.0f}" for t in ticks])
         plt.title(
             f"text length in {hist.unit} (mean {hist.mean:.0f}, median {hist.median:.0f}, "
             f"max {hist.max:.0f}) · w switches"
@@ -535,21 +537,24 @@ class DatasetsScreen(WorkbenchScreen):
             report.update(Text(str(exc), style="red"))
             return
         self.last_report = res
+        room = max(self.query_one("#split-scroll").size.width - 22, 20)
         text = Text()
         text.append(
             f"{res.duplicate_rows:,} of {res.rows:,} rows repeat an earlier text\n", style="bold"
         )
         for g in res.duplicate_groups:
             text.append(f" {g.count:>4}x ", style="cyan")
-            text.append(f"[{', '.join(s or '-' for s in g.splits)}] ", style="dim")
-            text.append(" ".join(g.text.split())[:70] + "\n")
+            where = f"[{', '.join(s or '-' for s in g.splits)}] "
+            text.append(where, style="dim")
+            text.append(" ".join(g.text.split())[: max(room - len(where), 10)] + "\n")
         text.append(
             f"{res.cross_split_texts:,} texts appear in more than one split\n", style="bold"
         )
         for g in res.cross_split_groups:
             text.append(f" {g.count:>4}x ", style="magenta")
-            text.append(f"[{', '.join(g.splits)}] ", style="dim")
-            text.append(" ".join(g.text.split())[:70] + "\n")
+            where = f"[{', '.join(g.splits)}] "
+            text.append(where, style="dim")
+            text.append(" ".join(g.text.split())[: max(room - len(where), 10)] + "\n")
         report.update(text)
 
     # ------------------------------------------------------------- import

@@ -16,6 +16,7 @@ from textual.signal import Signal
 from engine import protocol as P
 from engine.paths import Home, resolve_home
 from screens.datasets import DatasetsScreen
+from screens.tokenizer import TokenizerScreen
 from workbench.keys import keymap_path, load_keymap
 from workbench.link import EngineLink
 from workbench.widgets.help import HelpScreen, binding_rows
@@ -24,6 +25,7 @@ from workbench.widgets.row_table import RowTable
 # (mode, number key, title, screen class). Later screens join here as they land.
 SCREENS: list[tuple[str, str, str, type[Screen[None]]]] = [
     ("datasets", "1", "Datasets", DatasetsScreen),
+    ("tokenizer", "2", "Tokenizers", TokenizerScreen),
 ]
 
 
@@ -34,7 +36,8 @@ class WorkbenchApp(App[int]):
     MODES = {mode: cls for mode, _, _, cls in SCREENS}
     BINDINGS = [
         *[
-            Binding(key, f"switch_mode('{mode}')", title, id=f"app.screen.{mode}")
+            # shown in the screen bar at the top rather than the footer
+            Binding(key, f"switch_mode('{mode}')", title, show=False, id=f"app.screen.{mode}")
             for mode, key, title, _ in SCREENS
         ],
         Binding("question_mark,f1", "help", "Help", id="app.help"),
@@ -80,10 +83,11 @@ class WorkbenchApp(App[int]):
     def _on_engine_lost(self, reason: str) -> None:
         self.notify(f"{reason}; reconnecting", title="engine lost", severity="error", timeout=6)
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "switch_mode" and parameters and parameters[0] == self.current_mode:
-            return False  # no footer key for the screen you are on
-        return True
+    def screen_list(self) -> list[tuple[str, str, str]]:
+        return [(mode, key, title) for mode, key, title, _ in SCREENS]
+
+    def mode_of(self, screen: Screen[object]) -> str:
+        return next((m for m, _, _, cls in SCREENS if isinstance(screen, cls)), "")
 
     @property
     def connected(self) -> bool:
@@ -95,10 +99,13 @@ class WorkbenchApp(App[int]):
         sources: list[tuple[str, Iterable[object]]] = [("everywhere", self.BINDINGS)]
         for _, _, title, cls in SCREENS:
             sources.append((title, cls.BINDINGS))
-        sources.append(("row table", RowTable.BINDINGS))
+        sources.append(("rows table", RowTable.BINDINGS))
         from screens.dataset_import import ImportScreen
+        from screens.tokenizer_dialogs import TokenizerPicker, TrainTokenizerScreen
 
         sources.append(("import", ImportScreen.BINDINGS))
+        sources.append(("choose tokenizers", TokenizerPicker.BINDINGS))
+        sources.append(("train tokenizer", TrainTokenizerScreen.BINDINGS))
         note = (
             f"Remap any key by its id in {keymap_path()}, e.g.\n"
             '[keys]\n"app.quit" = "ctrl+q"\n'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -234,8 +235,11 @@ def test_hub_name_offline_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_hub_probe_is_bounded_when_the_network_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
+    released = threading.Event()
+
     def hang(*args, **kwargs):
-        time.sleep(30)
+        released.wait(30)  # a connect that hangs until the test is over, then fails
+        raise OSError("network unreachable")
 
     monkeypatch.setattr(hub, "offline_mode", lambda: False)
     monkeypatch.setattr(hub.socket, "create_connection", hang)
@@ -245,6 +249,7 @@ def test_hub_probe_is_bounded_when_the_network_hangs(monkeypatch: pytest.MonkeyP
     assert time.monotonic() - started < 3
     assert err.code == "offline"
     assert err.message == "could not reach the Hugging Face hub for 'imdb': no network"
+    released.set()
 
 
 def test_stored_form_is_written_only_by_a_good_import(tmp_path: Path) -> None:

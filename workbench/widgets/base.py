@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from workbench.widgets.screen_bar import ScreenBar
 from workbench.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ class WorkbenchScreen(Screen[None]):
         return cast("WorkbenchApp", self.app)
 
     def compose(self) -> ComposeResult:
+        yield ScreenBar(self.wb.screen_list(), self.wb.mode_of(self))
         yield from self.compose_body()
         yield StatusBar(self.wb.link.state)
         yield Footer(compact=True, show_command_palette=False)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 
 def binding_rows(
@@ -22,8 +23,24 @@ def binding_rows(
                 continue
             keys = keymap.get(b.id or "", b.key)
             desc = b.description or b.action
-            rows.append((where, keys.replace("question_mark", "?"), desc, b.id or ""))
+            rows.append(
+                (where, keys.replace("question_mark", "?").replace("slash", "/"), desc, b.id or "")
+            )
     return rows
+
+
+def help_text(rows: list[tuple[str, str, str, str]]) -> Text:
+    """Grouped by where a key works: key, what it does, its id."""
+    text = Text()
+    where = None
+    for group, keys, desc, bid in rows:
+        if group != where:
+            where = group
+            text.append(f"\n{group}\n" if text else f"{group}\n", style="bold underline")
+        text.append(f"  {keys:<16}", style="bold cyan")
+        text.append(f"{desc:<20} ")
+        text.append(f"{bid}\n", style="dim")
+    return text
 
 
 class HelpScreen(ModalScreen[None]):
@@ -31,23 +48,23 @@ class HelpScreen(ModalScreen[None]):
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > Vertical { width: 90%; max-width: 100; height: 90%; border: thick $accent;
+    HelpScreen > Vertical { width: 100%; max-width: 100; height: 100%; border: thick $accent;
                             background: $surface; padding: 0 1; }
-    HelpScreen DataTable { height: 1fr; }
+    HelpScreen VerticalScroll { height: 1fr; }
     HelpScreen #help-note { height: auto; color: $text-muted; }
     """
 
     def __init__(self, rows: list[tuple[str, str, str, str]], note: str) -> None:
         super().__init__()
-        self._rows = rows
+        self.rows = rows
         self._note = note
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static("[b]Keys[/b]  (escape closes)")
-            table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True)
-            table.add_columns("where", "key", "does", "id")
-            for row in self._rows:
-                table.add_row(*row)
-            yield table
-            yield Static(self._note, id="help-note")
+            yield Static(Text("Keys (escape closes; j/k or arrows scroll)", style="bold"))
+            with VerticalScroll(id="help-keys"):
+                yield Static(help_text(self.rows), id="help-text")
+            yield Static(Text(self._note), id="help-note")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-keys").focus()

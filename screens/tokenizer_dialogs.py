@@ -1,0 +1,299 @@
+"""Dialogs of the tokenizer inspector: choose tokenizers, train one, add one from a path."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import (
+    Checkbox,
+    Footer,
+    Input,
+    Label,
+    ProgressBar,
+    Select,
+    SelectionList,
+    Static,
+)
+
+from engine import protocol as P
+from workbench.client import EngineError
+
+if TYPE_CHECKING:
+    from workbench.app import WorkbenchApp
+
+DIALOG_CSS = """
+{name} {{ align: center middle; }}
+{name} > Vertical {{ width: 90%; max-width: 90; height: auto; max-height: 100%;
+                     border: thick $accent; background: $surface; padding: 0 1; }}
+{name} .row {{ height: 1; margin-bottom: 1; }}
+{name} .row Label {{ width: 14; color: $text-muted; }}
+{name} .row Input {{ width: 1fr; }}
+{name} Select {{ width: 1fr; }}
+{name} .selects {{ height: 3; }}
+{name} #message {{ height: auto; max-height: 4; }}
+"""
+
+
+def _row(label: str, widget: Input) -> Horizontal:
+    return Horizontal(Label(label), widget, classes="row")
+
+
+class TokenizerPicker(ModalScreen[list[str] | None]):
+    """Choose up to three tokenizers to compare; space toggles, enter confirms."""
+
+    BINDINGS: ClassVar = [
+        Binding("escape", "dismiss_none", "Cancel", id="pick.cancel"),
+        Binding("enter", "confirm", "Compare", id="pick.confirm", priority=True),
+    ]
+    DEFAULT_CSS = DIALOG_CSS.format(name="TokenizerPicker")
+
+    def __init__(self, tokenizers: list[P.TokenizerInfo], selected: list[str]) -> None:
+        super().__init__()
+        self._tokenizers = tokenizers
+        self._selected = selected
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("[b]Compare tokenizers[/b]  space toggles (up to 3), enter compares")
+            yield SelectionList[str](
+                *[
+                    (f"{t.name}  ({t.kind}, {t.vocab_size:,})", t.name, t.name in self._selected)
+                    for t in self._tokenizers
+                ],
+                id="pick-list",
+            )
+            yield Static("", id="message")
+        yield Footer()
+
+    def action_confirm(self) -> None:
+        chosen = self.query_one(SelectionList).selected
+        order = [n for n in self._selected if n in chosen] + [
+            n for n in chosen if n not in self._selected
+        ]
+        if not order:
+            self.query_one("#message", Static).update(Text("choose at least one", "yellow"))
+            return
+        if len(order) > 3:
+            self.query_one("#message", Static).update(Text("three at most", "yellow"))
+            return
+        self.dismiss(order)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+class _JobDialog(ModalScreen[str | None]):
+    """A form whose submit starts an engine job, shows its progress, and closes when done."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.job_id: str | None = None
+        self.name_wanted = ""
+
+    @property
+    def wb(self) -> WorkbenchApp:
+        return cast("WorkbenchApp", self.app)
+
+    def on_mount(self) -> None:
+        self.query_one(ProgressBar).display = False
+        self.wb.engine_event.subscribe(self, self._engine_event)
+        self.set_interval(0.2, self._show_progress)
+
+    def say(self, message: str | Text, style: str = "") -> None:
+        text = message if isinstance(message, Text) else Text(message, style=style)
+        self.query_one("#message", Static).update(text)
+
+    def say_error(self, exc: EngineError) -> None:
+        text = Text(exc.message, style="bold red")
+        if exc.hint:
+            text.append(f"\n{exc.hint}", style="yellow")
+        self.say(text)
+
+    def started(self, job_id: str) -> None:
+        self.job_id = job_id
+        bar = self.query_one(ProgressBar)
+        bar.display = True
+        bar.update(total=None, progress=0)
+        self.say("working… (escape cancels)", "dim")
+
+    def _show_progress(self) -> None:
+        job = self.wb.link.state.jobs.get(self.job_id or "")
+        if job is not None and job.total > 0:
+            self.query_one(ProgressBar).update(total=job.total, progress=job.done)
+
+    def _engine_event(self, event: P.Event) -> None:
+        if not isinstance(event, P.JobEnded) or event.job.job_id != self.job_id:
+            return
+        self.job_id = None
+        self.query_one(ProgressBar).display = False
+        if event.error is None:
+            self.dismiss(self.name_wanted)
+        else:
+            self.say_error(EngineError.of(event.error))
+
+    def action_close(self) -> None:
+        if self.job_id is not None:
+            self.cancel_job(self.job_id)
+        else:
+            self.dismiss(None)
+
+    @work(group="dialog-cancel", exit_on_error=False)
+    async def cancel_job(self, job_id: str) -> None:
+        self.say("cancelling…", "yellow")
+        try:
+            await self.wb.link.request(P.Cancel(job_id=job_id), P.Ok)
+        except EngineError as exc:
+            self.say_error(exc)
+
+
+KIND_HELP = {
+    "word": "lowercase + split on whitespace (text.lower().split())",
+    "regex-word": "words with punctuation split off",
+    "char": "one token per character",
+    "bpe": "byte-pair encoding subwords",
+    "wordpiece": "WordPiece subwords (BERT style)",
+    "unigram": "Unigram language-model subwords",
+}
+
+
+class TrainTokenizerScreen(_JobDialog):
+    BINDINGS: ClassVar = [
+        Binding("escape", "close", "Cancel / close", id="train.close"),
+        Binding("ctrl+s", "start", "Train", id="train.start"),
+    ]
+    DEFAULT_CSS = DIALOG_CSS.format(name="TrainTokenizerScreen")
+
+    def __init__(self, datasets: list[str], dataset: str) -> None:
+        super().__init__()
+        self._datasets = datasets
+        self._dataset = dataset
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("[b]Train a tokenizer[/b]  ctrl+s trains · escape closes")
+            yield _row("name", Input(placeholder="e.g. word-rt", id="name", compact=True))
+            with Horizontal(classes="selects"):
+                yield Select(
+                    [(f"{k}: {v}", k) for k, v in KIND_HELP.items()],
+                    value="word",
+                    allow_blank=False,
+                    id="kind",
+                )
+                yield Select(
+                    [(d, d) for d in self._datasets],
+                    value=self._dataset if self._dataset in self._datasets else Select.BLANK,
+                    id="dataset",
+                )
+            yield _row(
+                "split",
+                Input(
+                    "train", placeholder="train, validation, test or all", id="split", compact=True
+                ),
+            )
+            yield _row("vocab size", Input("20000", id="vocab", compact=True))
+            yield _row("min frequency", Input("2", id="minfreq", compact=True))
+            yield _row("specials", Input("<PAD>,<UNK>,<CLS>,<SEP>", id="specials", compact=True))
+            with Horizontal(classes="selects"):
+                yield Select(
+                    [
+                        ("no template", "none"),
+                        ("[CLS] text [SEP]", "cls-sep"),
+                        ("<START> text <END>", "start-end"),
+                    ],
+                    value="none",
+                    allow_blank=False,
+                    id="template",
+                )
+                yield Checkbox("lowercase", True, id="lowercase")
+            yield Static("", id="message")
+            yield ProgressBar(show_eta=True)
+        yield Footer()
+
+    def action_start(self) -> None:
+        if self.job_id is not None:
+            return
+        try:
+            call = self._call()
+        except EngineError as exc:
+            self.say_error(exc)
+            return
+        self.name_wanted = call.name
+        self.start(call)
+
+    def _call(self) -> P.TokenizerTrain:
+        def value(wid: str) -> str:
+            return self.query_one(f"#{wid}", Input).value.strip()
+
+        def number(wid: str, what: str) -> int:
+            try:
+                return int(value(wid))
+            except ValueError:
+                raise EngineError("bad_input", f"{what} must be a whole number") from None
+
+        dataset = self.query_one("#dataset", Select).value
+        if not isinstance(dataset, str):
+            raise EngineError("bad_input", "choose a dataset to learn the vocabulary from")
+        split = value("split") or "train"
+        return P.TokenizerTrain(
+            name=value("name"),
+            kind=self.query_one("#kind", Select).value,  # type: ignore[arg-type]
+            dataset=dataset,
+            split=None if split == "all" else split,
+            vocab_size=number("vocab", "vocab size"),
+            min_frequency=number("minfreq", "min frequency"),
+            specials=[s.strip() for s in value("specials").split(",") if s.strip()],
+            lowercase=self.query_one("#lowercase", Checkbox).value,
+            template=self.query_one("#template", Select).value,  # type: ignore[arg-type]
+        )
+
+    @work(exclusive=True, group="train-start", exit_on_error=False)
+    async def start(self, call: P.TokenizerTrain) -> None:
+        try:
+            job = await self.wb.link.request(call, P.JobStarted)
+        except EngineError as exc:
+            self.say_error(exc)
+            return
+        self.started(job.job_id)
+
+
+class AddTokenizerScreen(_JobDialog):
+    BINDINGS: ClassVar = [
+        Binding("escape", "close", "Close", id="add.close"),
+        Binding("ctrl+s", "start", "Add", id="add.start"),
+    ]
+    DEFAULT_CSS = DIALOG_CSS.format(name="AddTokenizerScreen")
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("[b]Add a tokenizer[/b]  a tokenizer.json or a Hugging Face folder")
+            yield _row(
+                "path", Input(placeholder="/path/to/tokenizer.json", id="path", compact=True)
+            )
+            yield _row("name", Input(placeholder="name to use", id="name", compact=True))
+            yield Static("", id="message")
+            yield ProgressBar()
+        yield Footer()
+
+    @on(Input.Submitted)
+    def action_start(self) -> None:
+        path = self.query_one("#path", Input).value.strip()
+        name = self.query_one("#name", Input).value.strip()
+        if not path or not name:
+            self.say("give a path and a name", "yellow")
+            return
+        self.add(name, path)
+
+    @work(exclusive=True, group="add-start", exit_on_error=False)
+    async def add(self, name: str, path: str) -> None:
+        try:
+            await self.wb.link.request(P.TokenizerAdd(name=name, path=path), P.TokenizerResult)
+        except EngineError as exc:
+            self.say_error(exc)
+            return
+        self.dismiss(name)
