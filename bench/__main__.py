@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import load_note, running_engine, temp_home
+from bench.embed_bench import neighbour_latency, tsne_time
 from bench.protocol_bench import event_throughput, round_trip
 from bench.rows_bench import page_fetch
 from bench.startup_bench import startup
@@ -28,11 +29,11 @@ from bench.ui_bench import ui_lag
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
-    parser.add_argument("--only", nargs="*", help="protocol, ui, rows, startup, tokenize")
+    parser.add_argument("--only", nargs="*", help="protocol, ui, rows, startup, tokenize, embed")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rounds = 2 if args.quick else 5
-    want = set(args.only or ["protocol", "ui", "rows", "startup", "tokenize"])
+    want = set(args.only or ["protocol", "ui", "rows", "startup", "tokenize", "embed"])
     rows: list[dict[str, str]] = []
     before = load_note()
     with temp_home() as home, running_engine(home):
@@ -47,6 +48,9 @@ def main() -> None:
             rows += asyncio.run(encode_throughput(home, rounds=rounds))
             rows += keystroke_latency(home)
             rows += asyncio.run(padding_costs(home))
+        if "embed" in want:
+            rows += asyncio.run(neighbour_latency(home, rounds=rounds))
+            rows += asyncio.run(tsne_time(home, rounds=min(rounds, 3)))
     if "startup" in want:
         rows += startup(rounds=rounds)
     table = Table(title="workbench benchmarks", title_justify="left")

@@ -175,6 +175,35 @@ class TermValue(Base):
     value: float
 
 
+class VectorSourceInfo(Base):
+    name: str
+    kind: str  # "static" (a word -> vector table) or "contextual" (a model over sentences)
+    dim: int
+    vocab_size: int  # 0 for contextual sources
+    source: str = ""  # "builtin", a path, or the model it came from
+    available: bool = True
+    hint: str = ""
+    description: str = ""
+
+
+class Neighbour(Base):
+    word: str
+    score: float  # cosine similarity
+
+
+class ExpressionTerm(Base):
+    word: str
+    sign: int  # +1 or -1
+    known: bool
+
+
+class ProjectedPoint(Base):
+    word: str
+    group: str
+    x: float
+    y: float
+
+
 # --------------------------------------------------------------------- calls
 
 
@@ -346,6 +375,65 @@ class Encode(Base, tag="encode"):
     top: int = 50
 
 
+class VectorSources(Base, tag="vectors.list"):
+    pass
+
+
+class VectorAdd(Base, tag="vectors.add"):
+    """Register a static vector file: GloVe/word2vec text, or .npy with a word list."""
+
+    name: str
+    path: str
+    words_path: str | None = None  # for .npy: one word a line, in row order
+    format: Literal["auto", "text", "npy"] = "auto"
+
+
+class VectorDelete(Base, tag="vectors.delete"):
+    name: str
+
+
+class Neighbours(Base, tag="neighbours"):
+    """Nearest words by cosine; query is a word or an expression like `king - man + woman`."""
+
+    query: str
+    source: str = "glove-6b-50d"
+    k: int = 10
+    exclude_inputs: bool = True
+
+
+class NeighboursBatch(Base, tag="neighbours.batch"):
+    words: list[str]
+    source: str = "glove-6b-50d"
+    k: int = 10
+
+
+class ContextSimilarity(Base, tag="similarity.context"):
+    """One word inside several sentences: how its contextual vector moves."""
+
+    word: str
+    sentences: list[str]
+    source: str = "minilm"
+    static_source: str = "glove-6b-50d"
+
+
+class SentenceSimilarity(Base, tag="similarity.sentences"):
+    sentences: list[str]
+    source: str = "minilm"
+
+
+class Project(Base, tag="project"):
+    """Words reduced to 2D (a job: replies JobStarted; ends with ProjectionResult)."""
+
+    words: list[str] = []
+    groups: dict[str, list[str]] = {}  # group name -> words, drawn in colours
+    neighbours_of: str | None = None  # add this word's k nearest as a group
+    k: int = 20
+    source: str = "glove-6b-50d"
+    method: Literal["pca", "tsne"] = "pca"
+    perplexity: float = 30.0
+    seed: int = 13
+
+
 Call = (
     Ping
     | Status
@@ -372,6 +460,14 @@ Call = (
     | Tokenize
     | TokenizerStats
     | Encode
+    | VectorSources
+    | VectorAdd
+    | VectorDelete
+    | Neighbours
+    | NeighboursBatch
+    | ContextSimilarity
+    | SentenceSimilarity
+    | Project
 )
 
 
@@ -508,6 +604,59 @@ class EncodeResult(Base, tag="encoding"):
     unknown: list[str]  # words of the text outside the vocabulary
 
 
+class VectorSourcesResult(Base, tag="vectors"):
+    sources: list[VectorSourceInfo]
+
+
+class VectorSourceResult(Base, tag="vector_source"):
+    source: VectorSourceInfo
+
+
+class NeighboursResult(Base, tag="neighbours"):
+    source: str
+    query: str
+    terms: list[ExpressionTerm]
+    neighbours: list[Neighbour]
+    unknown: list[str]  # words of the query outside the vocabulary
+    seconds: float
+
+
+class NeighboursBatchResult(Base, tag="neighbours.batch"):
+    source: str
+    results: list[list[Neighbour]]  # one list per word, [] for unknown words
+    unknown: list[str]
+    seconds: float
+
+
+class ContextResult(Base, tag="context"):
+    word: str
+    source: str
+    sentences: list[str]
+    found: list[bool]  # whether the word occurs in each sentence
+    pieces: list[list[str]]  # the subword pieces averaged for the word, per sentence
+    similarity: list[list[float]]  # cosine between the word's contextual vectors
+    static_source: str
+    static_known: bool  # the static source has one vector for the word, whatever the sentence
+    truncated: list[bool] = []  # sentences the model read only the first 512 tokens of
+
+
+class SentenceSimilarityResult(Base, tag="similarity.sentences"):
+    source: str
+    sentences: list[str]
+    matrix: list[list[float]]
+    truncated: list[bool] = []
+
+
+class ProjectionResult(Base, tag="projection"):
+    method: str
+    source: str
+    points: list[ProjectedPoint]
+    unknown: list[str]
+    explained: list[float] = []  # PCA: variance share of each axis
+    seconds: float = 0.0
+    note: str = ""  # e.g. a t-SNE perplexity lowered to suit few points
+
+
 Result = (
     Ok
     | Pong
@@ -527,6 +676,13 @@ Result = (
     | TokenizeResult
     | TokenStatsResult
     | EncodeResult
+    | VectorSourcesResult
+    | VectorSourceResult
+    | NeighboursResult
+    | NeighboursBatchResult
+    | ContextResult
+    | SentenceSimilarityResult
+    | ProjectionResult
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -22,6 +23,10 @@ from engine import protocol as P
 from engine.data.errors import DataError
 from engine.datasets import DatasetService
 from engine.device import DeviceMonitor
+from engine.embed.service import EmbeddingService
+from engine.handlers import datasets as datasets_calls
+from engine.handlers import embeddings as embedding_calls
+from engine.handlers import tokenizers as tokenizer_calls
 from engine.jobs import Job, JobManager
 from engine.paths import Home
 from engine.store import Store
@@ -29,6 +34,8 @@ from engine.tokenize.registry import TokenizerService
 
 log = logging.getLogger("engine.server")
 T = TypeVar("T")
+Handler = Callable[[Any], Awaitable[P.Result]]
+EngineHandler = Callable[["Engine", Any], Awaitable[P.Result]]  # a domain module's handler
 
 FLUSH_INTERVAL = 0.02  # event batches at most 50 times a second per client
 DEVICE_INTERVAL = 0.5  # device report refresh while a client is attached
@@ -76,6 +83,7 @@ class Engine:
         self.store = Store(home.db)
         self.datasets = DatasetService(home, self.store)
         self.tokenizers = TokenizerService(home, self.store, self.datasets.texts)
+        self.embeddings = EmbeddingService(home)
         self.device = DeviceMonitor()
         self.clients: dict[int, Connection] = {}
         self._next_cid = 0
@@ -86,32 +94,16 @@ class Engine:
         self._server: asyncio.AbstractServer | None = None
         self.jobs: JobManager  # set in serve(), needs the loop
         self._loop: asyncio.AbstractEventLoop
-        self._handlers: dict[type, Callable[[Any], Awaitable[P.Result]]] = {
+        self._handlers: dict[type, Handler] = {
             P.Status: self._status,
             P.Shutdown: self._shutdown,
             P.Cancel: self._cancel,
             P.Jobs: self._jobs,
             P.StreamEvents: self._stream_events,
-            P.DatasetList: self._dataset_list,
-            P.DatasetShow: self._dataset_show,
-            P.DatasetOpen: self._dataset_open,
-            P.DatasetRows: self._dataset_rows,
-            P.DatasetRow: self._dataset_row,
-            P.DatasetStats: self._dataset_stats,
-            P.DatasetPreview: self._dataset_preview,
-            P.DatasetImport: self._dataset_import,
-            P.DatasetSplit: self._dataset_split,
-            P.DatasetReport: self._dataset_report,
-            P.DatasetDelete: self._dataset_delete,
-            P.TokenizerList: self._tokenizer_list,
-            P.TokenizerShow: self._tokenizer_show,
-            P.TokenizerTrain: self._tokenizer_train,
-            P.TokenizerAdd: self._tokenizer_add,
-            P.TokenizerDelete: self._tokenizer_delete,
-            P.Tokenize: self._tokenize,
-            P.TokenizerStats: self._tokenizer_stats,
-            P.Encode: self._encode,
         }
+        for module in (datasets_calls, tokenizer_calls, embedding_calls):
+            for call_type, fn in module.handlers().items():
+                self._handlers[call_type] = functools.partial(fn, self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -303,7 +295,8 @@ class Engine:
 
     # ------------------------------------------------------------------ helpers
 
-    async def _in_pool(self, fn: Callable[..., T], *args: Any) -> T:
+    async def in_pool(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking work in the query pool, off the loop."""
         return await asyncio.get_running_loop().run_in_executor(self._query_pool, fn, *args)
 
     # ------------------------------------------------------------------ handlers
@@ -362,111 +355,6 @@ class Engine:
         job = self.jobs.submit("diagnostic", f"stream {call.rate}/s", run, lane="io")
         return P.JobStarted(job_id=job.id)
 
-    async def _dataset_list(self, _: P.DatasetList) -> P.Result:
-        return P.DatasetListResult(datasets=await self._in_pool(self.datasets.list))
-
-    async def _dataset_show(self, call: P.DatasetShow) -> P.Result:
-        return P.DatasetResult(dataset=await self._in_pool(self.datasets.info, call.name))
-
-    async def _dataset_open(self, call: P.DatasetOpen) -> P.Result:
-        def run() -> P.DatasetInfo:
-            self.datasets.get(call.name)
-            return self.datasets.info(call.name)
-
-        built_before = self.store.dataset(call.name) is not None
-        info = await self._in_pool(run)
-        if not built_before:
-            self.broadcast(P.DatasetsChanged(name=call.name, change="updated"))
-        return P.DatasetResult(dataset=info)
-
-    async def _dataset_rows(self, call: P.DatasetRows) -> P.Result:
-        return await self._in_pool(lambda: self.datasets.get(call.name).rows(call))
-
-    async def _dataset_row(self, call: P.DatasetRow) -> P.Result:
-        return P.RowResult(
-            row=await self._in_pool(lambda: self.datasets.get(call.name).row(call.index))
-        )
-
-    async def _dataset_stats(self, call: P.DatasetStats) -> P.Result:
-        return await self._in_pool(
-            lambda: self.datasets.get(call.name).stats(call.split, call.bins)
-        )
-
-    async def _dataset_preview(self, call: P.DatasetPreview) -> P.Result:
-        from engine.data.importer import preview
-
-        info = await self._in_pool(preview, call.source, call.format, call.rows)
-        return P.PreviewResult(preview=info)
-
-    async def _dataset_import(self, call: P.DatasetImport) -> P.Result:
-        await self._in_pool(self.datasets.check_new_name, call.name)
-
-        def run(job: Job) -> P.Result | None:
-            return self.datasets.import_(call, job)
-
-        def done(job: Job) -> None:
-            if job.state == "done":
-                self._loop_call(self.broadcast, P.DatasetsChanged(name=call.name, change="added"))
-
-        job = self.jobs.submit("import", f"import {call.name}", run, lane="io", on_done=done)
-        return P.JobStarted(job_id=job.id)
-
-    def _loop_call(self, fn: Callable[..., Any], *args: Any) -> None:
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run fn on the loop, from any thread."""
         self._loop.call_soon_threadsafe(fn, *args)
-
-    async def _dataset_split(self, call: P.DatasetSplit) -> P.Result:
-        result = await self._in_pool(self.datasets.split, call)
-        self.tokenizers.forget_dataset(call.name)  # cached token counts follow the old split
-        self.broadcast(P.DatasetsChanged(name=call.name, change="updated"))
-        return result
-
-    async def _dataset_report(self, call: P.DatasetReport) -> P.Result:
-        return await self._in_pool(lambda: self.datasets.get(call.name).report(call.limit))
-
-    async def _dataset_delete(self, call: P.DatasetDelete) -> P.Result:
-        await self._in_pool(self.datasets.delete, call.name)
-        self.tokenizers.forget_dataset(call.name)
-        self.broadcast(P.DatasetsChanged(name=call.name, change="deleted"))
-        return P.Ok(message=f"deleted dataset '{call.name}'")
-
-    # ------------------------------------------------------------------ tokenizers
-
-    async def _tokenizer_list(self, _: P.TokenizerList) -> P.Result:
-        return P.TokenizerListResult(tokenizers=await self._in_pool(self.tokenizers.list))
-
-    async def _tokenizer_show(self, call: P.TokenizerShow) -> P.Result:
-        return P.TokenizerResult(tokenizer=await self._in_pool(self.tokenizers.info, call.name))
-
-    async def _tokenizer_train(self, call: P.TokenizerTrain) -> P.Result:
-        await self._in_pool(self.tokenizers.check_new_name, call.name)
-
-        def run(job: Job) -> P.Result | None:
-            return self.tokenizers.train(call, job)
-
-        def done(job: Job) -> None:
-            if job.state == "done":
-                event = P.TokenizersChanged(name=call.name, change="added")
-                self._loop_call(self.broadcast, event)
-
-        title = f"train {call.kind} tokenizer {call.name}"
-        job = self.jobs.submit("tokenizer", title, run, lane="io", on_done=done)
-        return P.JobStarted(job_id=job.id)
-
-    async def _tokenizer_add(self, call: P.TokenizerAdd) -> P.Result:
-        result = await self._in_pool(self.tokenizers.add, call.name, call.path)
-        self.broadcast(P.TokenizersChanged(name=call.name, change="added"))
-        return result
-
-    async def _tokenizer_delete(self, call: P.TokenizerDelete) -> P.Result:
-        await self._in_pool(self.tokenizers.delete, call.name)
-        self.broadcast(P.TokenizersChanged(name=call.name, change="deleted"))
-        return P.Ok(message=f"deleted tokenizer '{call.name}'")
-
-    async def _tokenize(self, call: P.Tokenize) -> P.Result:
-        return await self._in_pool(self.tokenizers.tokenize, call)
-
-    async def _tokenizer_stats(self, call: P.TokenizerStats) -> P.Result:
-        return await self._in_pool(self.tokenizers.stats, call)
-
-    async def _encode(self, call: P.Encode) -> P.Result:
-        return await self._in_pool(self.tokenizers.encode, call)

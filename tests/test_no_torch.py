@@ -14,6 +14,7 @@ def test_ui_modules_do_not_import_torch() -> None:
         "import workbench, workbench.app, workbench.cli, workbench.client, screens\n"
         "import screens.datasets, screens.dataset_import, screens.tokenizer\n"
         "import screens.tokenizer_dialogs, workbench.widgets.token_view, engine.protocol\n"
+        "import screens.embeddings, workbench.cli_embeddings\n"
         f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )

@@ -16,6 +16,7 @@ from textual.signal import Signal
 from engine import protocol as P
 from engine.paths import Home, resolve_home
 from screens.datasets import DatasetsScreen
+from screens.embeddings import EmbeddingsScreen
 from screens.tokenizer import TokenizerScreen
 from workbench.keys import keymap_path, load_keymap
 from workbench.link import EngineLink
@@ -26,6 +27,7 @@ from workbench.widgets.row_table import RowTable
 SCREENS: list[tuple[str, str, str, type[Screen[None]]]] = [
     ("datasets", "1", "Datasets", DatasetsScreen),
     ("tokenizer", "2", "Tokenizers", TokenizerScreen),
+    ("embeddings", "3", "Embeddings", EmbeddingsScreen),
 ]
 
 
