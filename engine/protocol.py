@@ -204,6 +204,50 @@ class ProjectedPoint(Base):
     y: float
 
 
+RunState = Literal["queued", "running", "paused", "finished", "failed", "stopped", "interrupted"]
+
+
+class RunInfo(Base):
+    run_id: str
+    name: str
+    arch: str
+    dataset: str
+    state: RunState
+    created: float
+    started: float = 0.0
+    ended: float = 0.0
+    step: int = 0
+    epoch: float = 0.0
+    total_steps: int = 0
+    metric: str = "accuracy"  # the metric that picks the best checkpoint
+    best: float | None = None
+    message: str = ""  # why it failed or stopped; guard notices
+    device: str = ""
+    job_id: str = ""
+    trainable: int = 0
+    frozen: int = 0
+
+
+class MetricPoint(Base, gc=False):
+    """One value of one series at one step; every point is stored."""
+
+    run_id: str
+    series: str  # train_loss, val_loss, val_accuracy, val_macro_f1, lr, tokens_per_s, ...
+    step: int
+    epoch: float
+    time: float
+    value: float
+
+
+class EvalReport(Base):
+    step: int
+    epoch: float
+    metrics: dict[str, float]
+    labels: list[str] = []
+    confusion: list[list[int]] = []  # rows: true label, columns: predicted
+    per_class: dict[str, dict[str, float]] = {}  # label -> precision, recall, f1, support
+
+
 # --------------------------------------------------------------------- calls
 
 
@@ -434,6 +478,41 @@ class Project(Base, tag="project"):
     seed: int = 13
 
 
+class RunStart(Base, tag="runs.start"):
+    """Start a training run from a TOML configuration (the same file the CLI takes)."""
+
+    config_toml: str
+    name: str | None = None
+
+
+class RunList(Base, tag="runs.list"):
+    pass
+
+
+class RunShow(Base, tag="runs.show"):
+    """A run's whole history (reattaching shows everything at once)."""
+
+    run_id: str
+    max_points: int = 0  # per series; 0: every point, else evenly thinned to this many
+
+
+class RunControl(Base, tag="runs.control"):
+    run_id: str
+    action: Literal["pause", "resume", "stop", "checkpoint", "set_lr"]
+    lr: float | None = None
+
+
+class RunResume(Base, tag="runs.resume"):
+    """Continue an interrupted or stopped run from its last checkpoint."""
+
+    run_id: str
+
+
+class RunExport(Base, tag="runs.export"):
+    run_id: str
+    path: str
+
+
 Call = (
     Ping
     | Status
@@ -468,6 +547,12 @@ Call = (
     | ContextSimilarity
     | SentenceSimilarity
     | Project
+    | RunStart
+    | RunList
+    | RunShow
+    | RunControl
+    | RunResume
+    | RunExport
 )
 
 
@@ -657,6 +742,21 @@ class ProjectionResult(Base, tag="projection"):
     note: str = ""  # e.g. a t-SNE perplexity lowered to suit few points
 
 
+class RunResult(Base, tag="run"):
+    run: RunInfo
+
+
+class RunListResult(Base, tag="runs"):
+    runs: list[RunInfo]
+
+
+class RunHistory(Base, tag="run.history"):
+    run: RunInfo
+    series: dict[str, list[tuple[int, float]]]  # name -> (step, value)
+    evals: list[EvalReport]
+    config_toml: str
+
+
 Result = (
     Ok
     | Pong
@@ -683,6 +783,9 @@ Result = (
     | ContextResult
     | SentenceSimilarityResult
     | ProjectionResult
+    | RunResult
+    | RunListResult
+    | RunHistory
 )
 
 
@@ -720,7 +823,30 @@ class TokenizersChanged(Base, tag="tokenizers.changed"):
     change: Literal["added", "updated", "deleted"]
 
 
-Event = JobProgress | JobEnded | JobLog | DeviceUpdate | DatasetsChanged | TokenizersChanged
+class RunMetrics(Base, tag="run.metrics"):
+    points: list[MetricPoint]
+
+
+class RunUpdate(Base, tag="run.update"):
+    run: RunInfo
+
+
+class RunEval(Base, tag="run.eval"):
+    run_id: str
+    report: EvalReport
+
+
+Event = (
+    JobProgress
+    | JobEnded
+    | JobLog
+    | DeviceUpdate
+    | DatasetsChanged
+    | TokenizersChanged
+    | RunMetrics
+    | RunUpdate
+    | RunEval
+)
 
 
 # --------------------------------------------------------------------- frames

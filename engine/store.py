@@ -39,6 +39,34 @@ MIGRATIONS: list[str] = [
         summary TEXT NOT NULL DEFAULT '{}'
     );
     """,
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        arch TEXT NOT NULL,
+        dataset TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created REAL NOT NULL,
+        config TEXT NOT NULL,
+        folder TEXT NOT NULL,
+        info TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE metrics (
+        run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+        series TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        epoch REAL NOT NULL,
+        time REAL NOT NULL,
+        value REAL NOT NULL
+    );
+    CREATE INDEX metrics_by_run ON metrics(run_id, series, step);
+    CREATE TABLE evals (
+        run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+        step INTEGER NOT NULL,
+        report TEXT NOT NULL
+    );
+    CREATE INDEX evals_by_run ON evals(run_id, step);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -152,6 +180,92 @@ class Store:
         with self._lock:
             cur = self._db.execute("DELETE FROM tokenizers WHERE name = ?", (name,))
             return cur.rowcount > 0
+
+    # ----------------------------------------------------------------- runs
+
+    def add_run(
+        self, run_id: str, name: str, arch: str, dataset: str, config: str, folder: str
+    ) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO runs(run_id, name, arch, dataset, state, created, config, folder) "
+                "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
+                (run_id, name, arch, dataset, time.time(), config, folder),
+            )
+
+    def update_run(self, run_id: str, state: str, info: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE runs SET state = ?, info = ? WHERE run_id = ?",
+                (state, json.dumps(info), run_id),
+            )
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return _run_row(row) if row else None
+
+    def runs(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM runs ORDER BY created").fetchall()
+        return [_run_row(r) for r in rows]
+
+    def mark_interrupted(self) -> list[str]:
+        """Runs a dead engine left running: now interrupted (resumable). Their ids."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT run_id FROM runs WHERE state IN ('queued', 'running', 'paused')"
+            ).fetchall()
+            ids = [r[0] for r in rows]
+            self._db.executemany(
+                "UPDATE runs SET state = 'interrupted' WHERE run_id = ?", [(i,) for i in ids]
+            )
+        return ids
+
+    def add_metrics(self, rows: list[tuple[str, str, int, float, float, float]]) -> None:
+        """(run_id, series, step, epoch, time, value) rows, in one transaction."""
+        if not rows:
+            return
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self._db.execute("COMMIT")
+
+    def metrics(self, run_id: str) -> dict[str, list[tuple[int, float]]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT series, step, value FROM metrics WHERE run_id = ? ORDER BY series, step",
+                (run_id,),
+            ).fetchall()
+        out: dict[str, list[tuple[int, float]]] = {}
+        for series, step, value in rows:
+            out.setdefault(series, []).append((int(step), float(value)))
+        return out
+
+    def drop_metrics_after(self, run_id: str, step: int) -> None:
+        """A resumed run replays from its checkpoint: forget points past it."""
+        with self._lock:
+            self._db.execute("DELETE FROM metrics WHERE run_id = ? AND step > ?", (run_id, step))
+            self._db.execute("DELETE FROM evals WHERE run_id = ? AND step > ?", (run_id, step))
+
+    def add_eval(self, run_id: str, step: int, report: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO evals VALUES (?, ?, ?)", (run_id, step, json.dumps(report))
+            )
+
+    def evals(self, run_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT report FROM evals WHERE run_id = ? ORDER BY step", (run_id,)
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+
+def _run_row(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    out["info"] = json.loads(out["info"] or "{}")
+    return out
 
 
 def _dataset_row(row: sqlite3.Row) -> dict[str, Any]:

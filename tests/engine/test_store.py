@@ -49,3 +49,24 @@ def test_old_schema_is_migrated(tmp_path: Path) -> None:
     store.add_dataset("b", "s", "csv", "/p", {})
     assert store.dataset("b") is not None
     store.close()
+
+
+def test_runs_metrics_evals_and_interrupted(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite3")
+    store.add_run("r1", "first", "cnn", "rotten-tomatoes", "[model]\narch='cnn'", "/runs/r1")
+    store.update_run("r1", "running", {"step": 3})
+    rows = [("r1", "train_loss", s, s / 10, 100.0 + s, 1.0 / (s + 1)) for s in range(50)]
+    store.add_metrics(rows)
+    store.add_eval("r1", 20, {"step": 20, "metrics": {"accuracy": 0.7}})
+    store.add_eval("r1", 40, {"step": 40, "metrics": {"accuracy": 0.8}})
+    series = store.metrics("r1")["train_loss"]
+    assert len(series) == 50 and series[0] == (0, 1.0)
+    store.drop_metrics_after("r1", 30)
+    assert len(store.metrics("r1")["train_loss"]) == 31
+    assert [e["step"] for e in store.evals("r1")] == [20]
+    store.close()
+    again = Store(tmp_path / "db.sqlite3")  # an engine restart after a crash
+    assert again.mark_interrupted() == ["r1"]
+    run = again.run("r1")
+    assert run is not None and run["state"] == "interrupted" and run["info"] == {"step": 3}
+    again.close()
