@@ -26,11 +26,14 @@ from engine.device import DeviceMonitor
 from engine.embed.service import EmbeddingService
 from engine.handlers import datasets as datasets_calls
 from engine.handlers import embeddings as embedding_calls
+from engine.handlers import runs as run_calls
 from engine.handlers import tokenizers as tokenizer_calls
 from engine.jobs import Job, JobManager
 from engine.paths import Home
+from engine.runs import RunManager
 from engine.store import Store
 from engine.tokenize.registry import TokenizerService
+from engine.train_job import TrainingJobs
 
 log = logging.getLogger("engine.server")
 T = TypeVar("T")
@@ -84,6 +87,8 @@ class Engine:
         self.datasets = DatasetService(home, self.store)
         self.tokenizers = TokenizerService(home, self.store, self.datasets.texts)
         self.embeddings = EmbeddingService(home)
+        self._training = TrainingJobs(self.datasets, self.tokenizers)
+        self.runs: RunManager  # set in serve(): jobs need the loop
         self.device = DeviceMonitor()
         self.clients: dict[int, Connection] = {}
         self._next_cid = 0
@@ -101,7 +106,7 @@ class Engine:
             P.Jobs: self._jobs,
             P.StreamEvents: self._stream_events,
         }
-        for module in (datasets_calls, tokenizer_calls, embedding_calls):
+        for module in (datasets_calls, tokenizer_calls, embedding_calls, run_calls):
             for call_type, fn in module.handlers().items():
                 self._handlers[call_type] = functools.partial(fn, self)
 
@@ -110,6 +115,14 @@ class Engine:
     async def serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.jobs = JobManager(self._loop, self._job_ended)
+        self.runs = RunManager(
+            self.home,
+            self.store,
+            self.jobs.submit,
+            lambda event: self.call_soon(self.broadcast, event),
+            self._training,
+        )
+        self._training.manager = self.runs
         sock = self.home.socket
         with contextlib.suppress(FileNotFoundError):
             sock.unlink()  # we hold the home lock, so any socket here is stale

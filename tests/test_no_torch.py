@@ -15,6 +15,7 @@ def test_ui_modules_do_not_import_torch() -> None:
         "import screens.datasets, screens.dataset_import, screens.tokenizer\n"
         "import screens.tokenizer_dialogs, workbench.widgets.token_view, engine.protocol\n"
         "import screens.embeddings, workbench.cli_embeddings\n"
+        "import screens.training, workbench.cli_runs, workbench.widgets.series\n"
         f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )

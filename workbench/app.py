@@ -18,6 +18,7 @@ from engine.paths import Home, resolve_home
 from screens.datasets import DatasetsScreen
 from screens.embeddings import EmbeddingsScreen
 from screens.tokenizer import TokenizerScreen
+from screens.training import TrainingScreen
 from workbench.keys import keymap_path, load_keymap
 from workbench.link import EngineLink
 from workbench.widgets.help import HelpScreen, binding_rows
@@ -28,6 +29,7 @@ SCREENS: list[tuple[str, str, str, type[Screen[None]]]] = [
     ("datasets", "1", "Datasets", DatasetsScreen),
     ("tokenizer", "2", "Tokenizers", TokenizerScreen),
     ("embeddings", "3", "Embeddings", EmbeddingsScreen),
+    ("training", "5", "Training", TrainingScreen),  # 4 is kept for the model builder
 ]
 
 

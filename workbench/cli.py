@@ -11,7 +11,7 @@ import os
 import sys
 
 from engine.paths import resolve_home
-from workbench import cli_datasets, cli_embeddings, cli_engine, cli_tokenizers
+from workbench import cli_datasets, cli_embeddings, cli_engine, cli_runs, cli_tokenizers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--home", help="data and runtime dir (default: WORKBENCH_HOME or platform dirs)"
     )
     sub = parser.add_subparsers(dest="command")
-    for module in (cli_engine, cli_datasets, cli_tokenizers, cli_embeddings):
+    for module in (cli_engine, cli_datasets, cli_tokenizers, cli_embeddings, cli_runs):
         module.add_parser(sub)
     return parser
 

@@ -55,6 +55,8 @@ class EngineLink:
         self._on_event = on_event
         self._on_lost = on_lost
         self._lost = asyncio.Event()
+        # live metric points go to one handler in batches (the monitor), never per point
+        self.on_run_metrics: Callable[[list[P.MetricPoint]], None] | None = None
 
     async def run(self) -> None:
         """Connect, and reconnect (starting a new engine) whenever the link drops."""
@@ -102,6 +104,10 @@ class EngineLink:
         state.dropped += dropped
         for ev in events:
             if isinstance(ev, P.JobLog):
+                continue
+            if isinstance(ev, P.RunMetrics):
+                if self.on_run_metrics is not None:
+                    self.on_run_metrics(ev.points)
                 continue
             if isinstance(ev, P.JobProgress):
                 state.jobs[ev.job.job_id] = ev.job

@@ -1,0 +1,101 @@
+"""What the model families share: config checks that raise DataError, and padding-mask helpers.
+
+Every model takes input_ids and attention_mask of shape [B, T]; attention_mask is 1 for real
+tokens and 0 for padding. The trainer pads on the right, but right_align makes the sequence
+models indifferent to the side: real tokens are moved to the front, in order, before use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from engine.data.errors import DataError
+
+# --- config checks: each names the field and the value, so a person can fix it
+
+
+def check_int(name: str, value: object, low: int = 1) -> None:
+    """DataError unless value is an int (not a bool) of at least `low`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        what = "a positive integer" if low == 1 else f"an integer of at least {low}"
+        raise DataError(f"{name} must be {what}, got {value!r}")
+
+
+def check_dropout(name: str, value: object) -> None:
+    """DataError unless value is a probability in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        raise DataError(f"{name} must be a number from 0 up to (not including) 1, got {value!r}")
+
+
+def check_choice(name: str, value: object, choices: Sequence[str]) -> None:
+    """DataError unless value is one of choices."""
+    if value not in choices:
+        raise DataError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def check_bool(name: str, value: object) -> None:
+    """DataError unless value is True or False."""
+    if not isinstance(value, bool):
+        raise DataError(f"{name} must be true or false, got {value!r}")
+
+
+def check_build(vocab_size: int, num_classes: int, pad_id: int, task: str) -> None:
+    """DataError for build arguments no model can use."""
+    check_int("vocab_size", vocab_size)
+    if task == "classify":
+        check_int("num_classes", num_classes, low=2)
+    check_int("pad_id", pad_id, low=0)
+    if pad_id >= vocab_size:
+        raise DataError(
+            f"pad_id {pad_id} is outside the vocabulary of {vocab_size} tokens",
+            hint="the tokenizer's padding token must be one of its ids",
+        )
+
+
+# --- padding
+
+
+def right_align(input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(ids, mask, order): real tokens moved to the front in their order, columns after the
+    longest sequence dropped. ids[b, j] == input_ids[b, order[b, j]]. A no-op on right padding."""
+    mask = attention_mask.bool()
+    # a stable sort on "is padding" keeps real tokens in order and sends padding to the end
+    order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)
+    width = max(int(mask.sum(dim=1).max().item()) if mask.numel() else 0, 1)
+    order = order[:, :width]
+    return input_ids.gather(1, order), mask.gather(1, order).long(), order
+
+
+def scatter_back(values: Tensor, order: Tensor, length: int) -> Tensor:
+    """Undo right_align on per-position values [B, W, ...]: [B, length, ...], zeros elsewhere."""
+    shape = (values.shape[0], length, *values.shape[2:])
+    out = values.new_zeros(shape)
+    index = order.view(*order.shape, *([1] * (values.dim() - 2))).expand_as(values)
+    return out.scatter(1, index, values)
+
+
+def lengths_of(attention_mask: Tensor) -> Tensor:
+    """Real tokens per row, as int64 on the CPU (what pack_padded_sequence wants), at least 1:
+    an all-padding row reads one padding token rather than failing the batch."""
+    return attention_mask.sum(dim=1).clamp(min=1).to(device="cpu", dtype=torch.int64)
+
+
+def masked_pool(states: Tensor, attention_mask: Tensor, mode: str) -> Tensor:
+    """Pool states [B, T, D] over real positions: mean, max or sum. All-padding rows give 0."""
+    mask = attention_mask.unsqueeze(-1).to(states.dtype)
+    if mode == "max":
+        filled = states.masked_fill(mask == 0, float("-inf"))
+        pooled = filled.max(dim=1).values
+        return torch.where(torch.isinf(pooled), torch.zeros_like(pooled), pooled)
+    total = (states * mask).sum(dim=1)
+    if mode == "sum":
+        return total
+    return total / mask.sum(dim=1).clamp(min=1)
+
+
+def make_embedding(vocab_size: int, dim: int, pad_id: int) -> nn.Embedding:
+    """An embedding table whose padding row is zero and never trained."""
+    return nn.Embedding(vocab_size, dim, padding_idx=pad_id)

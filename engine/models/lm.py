@@ -1,0 +1,231 @@
+"""Language models over token ids (characters or words alike) and sampling from them.
+
+Both models return logits [B, T, V] where position t predicts token t + 1; the trainer shifts
+the targets and leaves padding positions out of the loss. LSTMLanguageModel is an LSTM read left
+to right; TransformerLanguageModel is a small GPT-style decoder: learned positions, pre-LN
+blocks (nn.TransformerEncoderLayer, which is a decoder-only block once the causal mask is on),
+a causal mask and a padding mask. Under right padding (the trainer's) padding comes after every
+real token, so causality alone keeps it out; other padding is right-aligned first and the
+logits put back on the caller's positions. Logits at padding positions mean nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from engine.data.errors import DataError
+from engine.models.common import (
+    check_dropout,
+    check_int,
+    make_embedding,
+    right_align,
+    scatter_back,
+)
+from engine.models.transformer import TransformerConfig
+
+
+@dataclass
+class LSTMLMConfig:
+    embed_dim: int = 64
+    hidden_size: int = 128
+    num_layers: int = 2
+    dropout: float = 0.1  # on the embeddings, between layers and before the output layer
+
+    def validate(self) -> None:
+        """Raise DataError naming the first field that cannot work."""
+        check_int("embed_dim", self.embed_dim)
+        check_int("hidden_size", self.hidden_size)
+        check_int("num_layers", self.num_layers)
+        check_dropout("dropout", self.dropout)
+
+
+@dataclass
+class TransformerLMConfig:
+    d_model: int = 64
+    num_heads: int = 4
+    num_layers: int = 2
+    ff_size: int = 256
+    dropout: float = 0.1
+    max_len: int = 256  # the context: generate reads at most the last max_len tokens
+
+    def validate(self) -> None:
+        """Raise DataError naming the first field that cannot work."""
+        # the same rules as the encoder classifier's fields of the same names
+        TransformerConfig(
+            d_model=self.d_model,
+            num_heads=self.num_heads,
+            num_layers=self.num_layers,
+            ff_size=self.ff_size,
+            dropout=self.dropout,
+            max_len=self.max_len,
+        ).validate()
+
+
+def _is_right_padded(attention_mask: Tensor) -> bool:
+    """Whether every row is real tokens then padding (no real token after a padding one)."""
+    return bool((attention_mask[:, 1:] <= attention_mask[:, :-1]).all())
+
+
+class LSTMLanguageModel(nn.Module):
+    """Embedding -> LSTM -> linear: next-token logits [B, T, V]."""
+
+    task = "lm"
+    max_len: int | None = None  # any length
+
+    def __init__(self, config: LSTMLMConfig, vocab_size: int, pad_id: int) -> None:
+        super().__init__()
+        self.config = config
+        self.pad_id = pad_id
+        self.vocab_size = vocab_size
+        self.embedding = make_embedding(vocab_size, config.embed_dim, pad_id)
+        self.dropout = nn.Dropout(config.dropout)
+        self.lstm = nn.LSTM(
+            config.embed_dim,
+            config.hidden_size,
+            num_layers=config.num_layers,
+            batch_first=True,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+        )
+        self.head = nn.Linear(config.hidden_size, vocab_size)
+
+    def logits(self, ids: Tensor, mask: Tensor) -> Tensor:
+        """Logits of a right-padded batch (the LSTM reads left to right: padding comes last)."""
+        out, _ = self.lstm(self.dropout(self.embedding(ids)))
+        return self.head(self.dropout(out))
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        return _on_right_padding(self.logits, input_ids, attention_mask)
+
+
+class TransformerLanguageModel(nn.Module):
+    """Token + learned position embeddings -> causal pre-LN blocks -> LayerNorm -> linear."""
+
+    task = "lm"
+
+    def __init__(self, config: TransformerLMConfig, vocab_size: int, pad_id: int) -> None:
+        super().__init__()
+        self.config = config
+        self.pad_id = pad_id
+        self.vocab_size = vocab_size
+        self.max_len = config.max_len
+        self.embedding = make_embedding(vocab_size, config.d_model, pad_id)
+        self.positions = nn.Embedding(config.max_len, config.d_model)
+        self.dropout = nn.Dropout(config.dropout)
+        block = nn.TransformerEncoderLayer(
+            config.d_model,
+            config.num_heads,
+            config.ff_size,
+            config.dropout,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
+        self.blocks = nn.TransformerEncoder(block, config.num_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(config.d_model)
+        self.head = nn.Linear(config.d_model, vocab_size)
+
+    def logits(self, ids: Tensor, mask: Tensor) -> Tensor:
+        """Logits of a right-padded batch."""
+        length = ids.shape[1]
+        if length > self.max_len:
+            raise DataError(
+                f"a sequence of {length} tokens is longer than the model's max_len of "
+                f"{self.max_len}",
+                hint=f"cut the text into pieces of {self.max_len} tokens or raise max_len",
+            )
+        x = self.dropout(self.embedding(ids) + self.positions.weight[:length])
+        causal = nn.Transformer.generate_square_subsequent_mask(
+            length, device=ids.device, dtype=torch.bool
+        )
+        padding = mask == 0
+        padding[:, 0] = False  # an all-padding row attends to one position rather than NaN
+        x = self.blocks(x, mask=causal, src_key_padding_mask=padding, is_causal=True)
+        return self.head(self.norm(x))
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        return _on_right_padding(self.logits, input_ids, attention_mask)
+
+
+def _on_right_padding(
+    logits_of: Callable[[Tensor, Tensor], Tensor], input_ids: Tensor, attention_mask: Tensor
+) -> Tensor:
+    """Run logits_of on a right-padded batch; others are right-aligned and put back."""
+    if _is_right_padded(attention_mask):
+        return logits_of(input_ids, attention_mask)
+    ids, mask, order = right_align(input_ids, attention_mask)
+    return scatter_back(logits_of(ids, mask), order, input_ids.shape[1])
+
+
+def build_lstm(config: LSTMLMConfig, vocab_size: int, num_classes: int, pad_id: int) -> nn.Module:
+    """An LSTMLanguageModel for the config (num_classes is unused: the vocabulary is the output)."""
+    return LSTMLanguageModel(config, vocab_size, pad_id)
+
+
+def build_transformer(
+    config: TransformerLMConfig, vocab_size: int, num_classes: int, pad_id: int
+) -> nn.Module:
+    """A TransformerLanguageModel for the config (num_classes is unused)."""
+    return TransformerLanguageModel(config, vocab_size, pad_id)
+
+
+def generate(
+    model: nn.Module,
+    prompt_ids: list[int],
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    eos_id: int | None = None,
+    seed: int = 0,
+) -> list[int]:
+    """The tokens that follow prompt_ids: up to max_new_tokens, ending early after eos_id (which
+    is included). temperature 0 is greedy; otherwise logits / temperature are sampled, from the
+    top_k most likely tokens when top_k is set, with a generator seeded by seed: the same seed,
+    model and prompt give the same tokens. The model runs in eval mode under inference_mode;
+    its training mode is restored afterwards."""
+    vocab_size = int(getattr(model, "vocab_size", 0))
+    if not prompt_ids:
+        raise DataError("the prompt is empty", hint="give at least one token to continue from")
+    if vocab_size and any(not 0 <= t < vocab_size for t in prompt_ids):
+        raise DataError(f"the prompt has token ids outside the vocabulary of {vocab_size}")
+    check_int("max_new_tokens", max_new_tokens, low=0)
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or temperature < 0:
+        raise DataError(f"temperature must be 0 (greedy) or more, got {temperature!r}")
+    if top_k is not None:
+        check_int("top_k", top_k, low=0)
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    context: int | None = getattr(model, "max_len", None)
+    ids = list(prompt_ids)
+    new: list[int] = []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for _ in range(max_new_tokens):
+                window = ids[-context:] if context else ids
+                x = torch.tensor([window], dtype=torch.long, device=device)
+                logits = model(x, torch.ones_like(x))[0, -1].float()
+                token = _pick(logits, temperature, top_k, generator)
+                ids.append(token)
+                new.append(token)
+                if eos_id is not None and token == eos_id:
+                    break
+    finally:
+        model.train(was_training)
+    return new
+
+
+def _pick(logits: Tensor, temperature: float, top_k: int | None, generator: torch.Generator) -> int:
+    """The next token: argmax when temperature is 0, else a sample from the tempered top_k."""
+    if temperature == 0:
+        return int(logits.argmax().item())
+    logits = logits / temperature
+    if top_k:
+        kth = torch.topk(logits, min(top_k, logits.numel())).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    return int(torch.multinomial(probs, 1, generator=generator).item())

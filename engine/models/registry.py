@@ -1,0 +1,394 @@
+"""The one list of model architectures, and what the engine asks of any model: build it from a
+name and a dict of parameters, count its parameters, estimate its memory, describe its layers.
+
+Every model built here takes forward(input_ids [B, T], attention_mask [B, T]) and has task
+"classify" (logits [B, C]) or "lm" (logits [B, T, V], position t predicting token t + 1).
+Architectures with trained_by == "fit" (features-logreg) are not nn.Modules and are trained by
+their own fit(texts, labels), not by the generic trainer. Architectures with
+pretrained_tokenizer read ids from the model folder's tokenizer (model.tokenizer_path).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
+
+from torch import nn
+
+from engine.data.errors import DataError
+from engine.models import (
+    attention_rnn,
+    cnn,
+    embedding_bag,
+    features,
+    lm,
+    pretrained,
+    rnn,
+    transformer,
+)
+from engine.models.common import check_build
+from engine.models.features import FeatureClassifier
+
+Task = Literal["classify", "lm"]
+Model: TypeAlias = nn.Module | FeatureClassifier
+Builder = Callable[[Any, int, int, int], Model]  # (config, vocab_size, num_classes, pad_id)
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """An architecture: its config class, how to build it, and what it is for."""
+
+    name: str
+    config_class: type[Any]
+    build: Builder
+    task: Task
+    description: str
+    fixed: Mapping[str, Any] = field(default_factory=dict)  # config fields this name pins
+    trained_by: Literal["trainer", "fit"] = "trainer"
+    pretrained_tokenizer: bool = False  # ids must come from model.tokenizer_path
+
+    def setting_names(self) -> list[str]:
+        """The config fields a user may set (pinned ones excluded)."""
+        return [f.name for f in dataclasses.fields(self.config_class) if f.name not in self.fixed]
+
+    def defaults(self) -> Any:
+        """The default config, with the pinned fields set."""
+        return self.config_class(**self.fixed)
+
+
+def _spec(*args: Any, **kwargs: Any) -> tuple[str, ArchSpec]:
+    spec = ArchSpec(*args, **kwargs)
+    return spec.name, spec
+
+
+ARCHITECTURES: dict[str, ArchSpec] = dict(
+    [
+        _spec(
+            "embedding-bag",
+            embedding_bag.EmbeddingBagConfig,
+            embedding_bag.build,
+            "classify",
+            "averaged (or max/sum) word embeddings with nn.EmbeddingBag, then a linear layer",
+            {"impl": "embedding_bag"},
+        ),
+        _spec(
+            "pooling",
+            embedding_bag.EmbeddingBagConfig,
+            embedding_bag.build,
+            "classify",
+            "word embeddings pooled by hand over the padding mask (mean/max/sum), then linear",
+            {"impl": "pooling"},
+        ),
+        _spec(
+            "cnn",
+            cnn.CNNConfig,
+            cnn.build,
+            "classify",
+            "TextCNN: convolutions of several widths, max over time, dropout, linear",
+        ),
+        _spec(
+            "rnn",
+            rnn.RNNConfig,
+            rnn.build,
+            "classify",
+            "a plain (tanh) RNN over packed sequences; last hidden state to a linear layer",
+            {"cell": "rnn"},
+        ),
+        _spec(
+            "lstm",
+            rnn.RNNConfig,
+            rnn.build,
+            "classify",
+            "an LSTM over packed sequences; last hidden state (both directions) to linear",
+            {"cell": "lstm"},
+        ),
+        _spec(
+            "gru",
+            rnn.RNNConfig,
+            rnn.build,
+            "classify",
+            "a GRU over packed sequences; last hidden state (both directions) to linear",
+            {"cell": "gru"},
+        ),
+        _spec(
+            "attention-rnn",
+            attention_rnn.AttentionRNNConfig,
+            attention_rnn.build,
+            "classify",
+            "an RNN/LSTM/GRU pooled by additive attention; shows which words it weighed",
+        ),
+        _spec(
+            "transformer",
+            transformer.TransformerConfig,
+            transformer.build,
+            "classify",
+            "a Transformer encoder trained from scratch; first-position or mean pooling",
+        ),
+        _spec(
+            "bert-finetune",
+            pretrained.BertFinetuneConfig,
+            pretrained.build,
+            "classify",
+            "fine-tune a pretrained BERT-family encoder (default MiniLM) with a new head",
+            pretrained_tokenizer=True,
+        ),
+        _spec(
+            "features-logreg",
+            features.FeaturesConfig,
+            features.build,
+            "classify",
+            "frozen MiniLM sentence features + scikit-learn logistic regression (fit, no trainer)",
+            trained_by="fit",
+            pretrained_tokenizer=True,
+        ),
+        _spec(
+            "lstm-lm",
+            lm.LSTMLMConfig,
+            lm.build_lstm,
+            "lm",
+            "an LSTM language model over token ids (characters or words)",
+        ),
+        _spec(
+            "transformer-lm",
+            lm.TransformerLMConfig,
+            lm.build_transformer,
+            "lm",
+            "a small GPT-style causal Transformer decoder with learned positions",
+        ),
+    ]
+)
+
+
+def get_spec(arch: str) -> ArchSpec:
+    """The architecture called arch; DataError listing the names otherwise."""
+    spec = ARCHITECTURES.get(arch)
+    if spec is None:
+        raise DataError(
+            f"there is no architecture '{arch}'",
+            hint="architectures are: " + ", ".join(ARCHITECTURES),
+            code="not_found",
+        )
+    return spec
+
+
+def config_from_dict(arch: str, params: Mapping[str, Any]) -> Any:
+    """The architecture's config from user parameters (defaults for the rest), validated.
+    DataError for an unknown key (listing the valid ones), a value of the wrong type, a pinned
+    field set otherwise, or a value validate() rejects."""
+    spec = get_spec(arch)
+    valid = spec.setting_names()
+    unknown = [k for k in params if k not in valid and k not in spec.fixed]
+    if unknown:
+        raise DataError(
+            f"{arch} has no parameter {', '.join(repr(k) for k in unknown)}",
+            hint="valid parameters are: " + ", ".join(valid),
+        )
+    for key, pinned in spec.fixed.items():
+        if key in params and params[key] != pinned:
+            others = [s.name for s in ARCHITECTURES.values() if s.fixed.get(key) == params[key]]
+            raise DataError(
+                f"{arch} always has {key}={pinned!r}",
+                hint=f"use the architecture {others[0]}" if others else "leave it out",
+            )
+    hints = typing.get_type_hints(spec.config_class)
+    values = {key: _coerce(key, value, hints[key]) for key, value in params.items()}
+    config = spec.config_class(**{**values, **spec.fixed})
+    config.validate()
+    return config
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    """value as the field's declared type, or DataError saying what was expected."""
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            raise DataError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for option in typing.get_args(hint):
+            if option is type(None) and value is None:
+                return None
+            try:
+                return _coerce(name, value, option)
+            except DataError as e:
+                errors.append(e)
+        raise errors[0]
+    if origin is tuple:
+        item = typing.get_args(hint)[0]
+        if not isinstance(value, list | tuple):
+            raise DataError(f"{name} must be a list, got {value!r}")
+        return tuple(_coerce(f"each of {name}", v, item) for v in value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise DataError(f"{name} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise DataError(f"{name} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise DataError(f"{name} must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise DataError(f"{name} must be text, got {value!r}")
+        return value
+    raise DataError(f"{name} has a type the workbench cannot read: {hint!r}")
+
+
+def build_model(arch: str, config: Any, vocab_size: int, num_classes: int, pad_id: int) -> Model:
+    """The architecture's model for config (validated again here). LMs ignore num_classes;
+    pretrained families ignore pad_id (their folder's tokenizer pads)."""
+    spec = get_spec(arch)
+    if type(config) is not spec.config_class:
+        raise DataError(
+            f"{arch} needs a {spec.config_class.__name__}, got {type(config).__name__}",
+            hint="make it with config_from_dict",
+        )
+    for key, pinned in spec.fixed.items():
+        if getattr(config, key) != pinned:
+            raise DataError(f"{arch} always has {key}={pinned!r}, got {getattr(config, key)!r}")
+    config.validate()
+    check_build(vocab_size, num_classes, pad_id, spec.task)
+    return spec.build(config, vocab_size, num_classes, pad_id)
+
+
+# --- sizes
+
+
+def param_counts(model: Model) -> tuple[int, int]:
+    """(trainable, frozen) parameter counts; shared tensors count once. For a feature
+    classifier the regression's weights are the trainable ones (fitted by fit, not gradients)."""
+    if isinstance(model, FeatureClassifier):
+        outputs = 1 if model.num_classes == 2 else model.num_classes
+        _, frozen = param_counts(model.encoder)
+        return outputs * (model.hidden_size + 1), frozen
+    trainable = frozen = 0
+    for p in model.parameters():
+        if p.requires_grad:
+            trainable += p.numel()
+        else:
+            frozen += p.numel()
+    return trainable, frozen
+
+
+def estimate_memory(model: Model, batch_size: int, seq_len: int, precision: str = "fp32") -> int:
+    """A rough estimate of the bytes one training step needs: the sum of memory_parts."""
+    return sum(memory_parts(model, batch_size, seq_len, precision).values())
+
+
+def memory_parts(
+    model: Model, batch_size: int, seq_len: int, precision: str = "fp32"
+) -> dict[str, int]:
+    """Bytes by kind for one AdamW training step with P parameters, P_t of them trainable:
+
+        weights      4 P (fp32 masters), + 2 P for autocast's half copies when bf16/fp16
+        gradients    4 P_t
+        optimizer    8 P_t (AdamW's exp_avg and exp_avg_sq, fp32)
+        activations  a * B * T * W, a = 4 (fp32) or 2 (bf16/fp16) bytes
+
+    W is the per-token width of what autograd keeps, summed over the modules from the first
+    one (in registration order, which follows forward order in these models) that has a
+    trainable parameter: an embedding's dim, a linear's outputs, a convolution's channels, a
+    LayerNorm's width, a recurrent layer's (gates + 2) * hidden per layer and direction, and
+    heads * T for an attention's weights. Dropout masks, temporaries and the allocator's slack
+    are left out. A feature classifier only runs inference: weights and one layer's widest
+    activation."""
+    if precision not in PRECISIONS:
+        raise DataError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    check_positive = [("batch_size", batch_size), ("seq_len", seq_len)]
+    for name, value in check_positive:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise DataError(f"{name} must be a positive integer, got {value!r}")
+    act = 4 if precision == "fp32" else 2
+    if isinstance(model, FeatureClassifier):
+        total = sum(p.numel() for p in model.encoder.parameters())
+        widest = max((_width(m, seq_len) for m in model.encoder.modules()), default=0)
+        return {
+            "weights": 4 * total,
+            "gradients": 0,
+            "optimizer": 0,
+            "activations": 2 * act * batch_size * seq_len * widest,
+        }
+    trainable, frozen = param_counts(model)
+    total = trainable + frozen
+    width = 0
+    started = False
+    for module in model.modules():
+        own = list(module.parameters(recurse=False))
+        started = started or any(p.requires_grad for p in own)
+        if started:
+            width += _width(module, seq_len)
+    return {
+        "weights": 4 * total + (0 if precision == "fp32" else 2 * total),
+        "gradients": 4 * trainable,
+        "optimizer": 8 * trainable,
+        "activations": act * batch_size * seq_len * width,
+    }
+
+
+_GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+
+
+def _width(module: nn.Module, seq_len: int) -> int:
+    """Per-token values the module keeps for backward (see memory_parts)."""
+    if isinstance(module, nn.Embedding | nn.EmbeddingBag):
+        return module.embedding_dim
+    if isinstance(module, nn.Linear):
+        return module.out_features
+    if isinstance(module, nn.Conv1d):
+        return module.out_channels
+    if isinstance(module, nn.LayerNorm):
+        return int(module.normalized_shape[-1])
+    if isinstance(module, nn.RNNBase):
+        directions = 2 if module.bidirectional else 1
+        gates = _GATES.get(type(module).__name__, 4)
+        return (gates + 2) * module.hidden_size * directions * module.num_layers
+    if isinstance(module, nn.MultiheadAttention):
+        return module.num_heads * seq_len
+    heads = getattr(module, "num_attention_heads", None)  # Hugging Face self-attention
+    if isinstance(heads, int) and not isinstance(module, nn.ModuleList):
+        return heads * seq_len
+    return 0
+
+
+# --- the layer tree
+
+
+def describe(model: Model, max_depth: int | None = None) -> list[tuple[int, str, str, int, int]]:
+    """The layer tree, parents before children: (depth, dotted name ("" for the model itself),
+    class name, trainable parameters, frozen parameters), counts including all descendants."""
+    if isinstance(model, FeatureClassifier):
+        trainable, frozen = param_counts(model)
+        rows: list[tuple[int, str, str, int, int]] = [
+            (0, "", type(model).__name__, trainable, frozen)
+        ]
+        if max_depth is None or max_depth >= 1:
+            deeper = None if max_depth is None else max_depth - 1
+            rows += [
+                (depth + 1, "encoder" + (f".{name}" if name else ""), kind, t, f)
+                for depth, name, kind, t, f in describe(model.encoder, deeper)
+            ]
+            rows.append((1, "classifier", "LogisticRegression", trainable, 0))
+        return rows
+    tree: list[tuple[int, str, str, int, int]] = []
+
+    def walk(module: nn.Module, name: str, depth: int) -> None:
+        trainable, frozen = param_counts(module)
+        tree.append((depth, name, type(module).__name__, trainable, frozen))
+        if max_depth is None or depth < max_depth:
+            for child_name, child in module.named_children():
+                walk(child, f"{name}.{child_name}" if name else child_name, depth + 1)
+
+    walk(model, "", 0)
+    return tree

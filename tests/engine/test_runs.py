@@ -1,0 +1,100 @@
+"""Training runs through a real engine: CLI, history, SIGKILL then resume, refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+from tests.conftest import ROOT, RunningEngine, start_engine, stop_engine
+from tests.engine.test_cli import wb, wb_json
+
+TINY = """
+name = "tiny-bag"
+[data]
+dataset = "reuters-r8"
+tokenizer = "minilm-wordpiece"
+validation_split = "test"
+max_length = 48
+[model]
+arch = "embedding-bag"
+embed_dim = 16
+[train]
+lr = 1e-2
+epochs = 1
+batch_size = 32
+max_steps = {steps}
+eval_every = {every}
+checkpoint_every = {every}
+metric = "macro_f1"
+seed = 3
+"""
+
+
+def write(tmp: Path, steps: int = 30, every: int = 10) -> Path:
+    path = tmp / "tiny.toml"
+    path.write_text(TINY.format(steps=steps, every=every))
+    return path
+
+
+def test_train_follow_json_lines_and_history(engine: RunningEngine, tmp_path: Path) -> None:
+    out = wb(engine, "train", str(write(tmp_path)), "--follow", "--json")
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    lines = [json.loads(x) for x in out.stdout.splitlines() if x.strip()]
+    assert any(x.get("series") == "train_loss" for x in lines)
+    final = [x for x in lines if x.get("type") == "run.update"][-1]["run"]
+    assert final["state"] == "finished" and final["step"] == 30
+    runs = wb_json(engine, "runs", "list")
+    hist = wb_json(engine, "runs", "show", runs[-1]["run_id"])
+    steps = [s for s, _ in hist["series"]["train_loss"]]
+    assert steps == list(range(1, 31))  # every point stored, once
+    assert len(hist["evals"]) >= 3
+    last = hist["evals"][-1]
+    assert len(last["confusion"]) == 8 and set(last["metrics"]) >= {"accuracy", "macro_f1"}
+    assert 'arch = "embedding-bag"' in hist["config_toml"]
+
+
+def test_invalid_config_is_refused_before_work(engine: RunningEngine, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TINY.format(steps=10, every=5).replace("lr = 1e-2", "lr = -1"))
+    out = wb(engine, "train", str(bad), "--follow")
+    assert out.returncode == 1 and "learning rate must be above 0" in out.stderr
+    assert wb_json(engine, "runs", "list") == []  # refused before a run existed
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text(TINY.format(steps=10, every=5).replace("embed_dim", "embed_dims"))
+    out = wb(engine, "train", str(unknown), "--follow")
+    assert out.returncode == 1 and "embed_dims" in out.stderr
+
+
+def test_sigkill_mid_run_then_resume(home, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    proc = start_engine(home)
+    engine = RunningEngine(home, proc)
+    try:
+        started = wb_json(engine, "train", str(write(tmp_path, steps=400, every=40)))
+        run_id = started["run_id"]
+        ckpts = home.data_dir / "runs" / run_id / "checkpoints"
+        deadline = time.monotonic() + 120
+        while not list(ckpts.glob("ckpt-*")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert list(ckpts.glob("ckpt-*")), "no checkpoint appeared"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        stop_engine(proc)
+    proc = start_engine(home)
+    engine = RunningEngine(home, proc)
+    try:
+        listed = {r["run_id"]: r for r in wb_json(engine, "runs", "list")}
+        assert listed[run_id]["state"] == "interrupted"
+        out = wb(engine, "runs", "resume", run_id, "--follow", "--json")
+        assert out.returncode == 0, out.stderr[-2000:]
+        hist = wb_json(engine, "runs", "show", run_id)
+        run = hist["run"]
+        assert run["state"] == "finished" and run["step"] == run["total_steps"] == 172  # 1 epoch
+        steps = [s for s, _ in hist["series"]["train_loss"]]
+        assert steps == list(range(1, 173))  # one line: no repeats, no gaps
+    finally:
+        stop_engine(proc)
+    assert ROOT.exists()
