@@ -322,7 +322,9 @@ class RunManager:
             raise DataError(
                 f"run {run_id} is {info.state}; only stopped, failed or interrupted runs resume"
             )
-        if not any((self.runs_dir / run_id / "checkpoints").glob("ckpt-*")):
+        from engine.train.checkpoint import list_checkpoints
+
+        if not list_checkpoints(self.runs_dir / run_id / "checkpoints"):  # complete ones only
             raise DataError(
                 f"run {run_id} has no checkpoint to resume from", hint="start it again instead"
             )

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from engine import protocol as P
 from workbench.cli_common import emit_json, err, out, run, table, with_json
-from workbench.client import EngineClient
+from workbench.client import EngineClient, EngineError
 
 FINAL = ("finished", "failed", "stopped", "interrupted")
 
@@ -154,7 +154,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
         elif args.action == "resume":
             started = await client.request(P.RunResume(run_id=args.run_id), P.RunResult)
             if args.follow:
-                await follow(client, args.run_id, args.json)
+                end = await follow(client, args.run_id, args.json)
+                if end.state != "finished":
+                    raise EngineError(
+                        "run_" + end.state, f"run {end.run_id} {end.state}: {end.message}"
+                    )
             res = P.Ok(message=f"resuming {started.run.name} from its last checkpoint")
         else:
             action = {

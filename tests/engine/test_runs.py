@@ -8,6 +8,7 @@ import signal
 import time
 from pathlib import Path
 
+from engine.train.checkpoint import list_checkpoints
 from tests.conftest import ROOT, RunningEngine, start_engine, stop_engine
 from tests.engine.test_cli import wb, wb_json
 
@@ -76,9 +77,9 @@ def test_sigkill_mid_run_then_resume(home, tmp_path: Path) -> None:  # type: ign
         run_id = started["run_id"]
         ckpts = home.data_dir / "runs" / run_id / "checkpoints"
         deadline = time.monotonic() + 120
-        while not list(ckpts.glob("ckpt-*")) and time.monotonic() < deadline:
+        while not list_checkpoints(ckpts) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert list(ckpts.glob("ckpt-*")), "no checkpoint appeared"
+        assert list_checkpoints(ckpts), "no complete checkpoint appeared"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     finally:
@@ -92,7 +93,8 @@ def test_sigkill_mid_run_then_resume(home, tmp_path: Path) -> None:  # type: ign
         assert out.returncode == 0, out.stderr[-2000:]
         hist = wb_json(engine, "runs", "show", run_id)
         run = hist["run"]
-        assert run["state"] == "finished" and run["step"] == run["total_steps"] == 172  # 1 epoch
+        assert run["state"] == "finished", run["message"]
+        assert run["step"] == run["total_steps"] == 172  # 1 epoch
         steps = [s for s, _ in hist["series"]["train_loss"]]
         assert steps == list(range(1, 173))  # one line: no repeats, no gaps
     finally:

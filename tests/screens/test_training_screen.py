@@ -20,7 +20,13 @@ async def test_monitor_shows_a_live_run_and_controls_it(
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.connected)
         started = await app.link.request(
-            P.RunStart(config_toml=TINY.format(steps=100_000, every=50)), P.RunResult
+            # 50 epochs: long enough that pausing, evaluating and stopping happen mid-run
+            P.RunStart(
+                config_toml=TINY.format(steps=100_000, every=50).replace(
+                    "epochs = 1", "epochs = 50"
+                )
+            ),
+            P.RunResult,
         )
         run_id = started.run.run_id
         await pilot.press("5")
