@@ -313,8 +313,10 @@ class RunManager:
             info = self._set(run_id, state=state, ended=time.time(), message=message)
             return P.RunResult(run=info)
 
+        # queued before submitting: a job that starts at once must not be set back to queued
+        self._set(run_id, state="queued", message=str(folder))
         job = self.submit("train", f"train {cfg.name}", work, lane="device")
-        return self._set(run_id, state="queued", job_id=job.id, message=str(folder))
+        return self._set(run_id, job_id=job.id)
 
     def resume(self, run_id: str) -> P.RunInfo:
         info = self.info(run_id)

@@ -137,3 +137,39 @@ def test_browse_quit_engine_survives_and_state_returns(tmux: Tmux, tmp_path: Pat
     else:
         os.kill(status["pid"], signal.SIGKILL)
         raise AssertionError("engine stop did not end the engine")
+
+
+def test_training_survives_the_app_and_reattaches(tmux: Tmux, tmp_path: Path) -> None:
+    """Start a run, quit the app mid-run, come back in a new terminal: the whole history."""
+    home = tmp_path / "home"
+    config = tmp_path / "run.toml"
+    config.write_text(
+        (ROOT / "tests" / "engine" / "run_tiny.toml").read_text().replace("EPOCHS", "40")
+    )
+    started = _workbench(home, "train", str(config), "--json")
+    assert started.returncode == 0, started.stdout + started.stderr
+    run_id = json.loads(started.stdout)["run_id"]
+    cmd = f"cd {ROOT} && {sys.executable} -m workbench --home {home}; echo WB_EXIT=$?; sleep 120"
+    first = tmux.start(cmd)
+    tmux.wait_for(first, "Datasets")
+    tmux.keys(first, "5")
+    tmux.wait_for(first, "e2e-run", "running", "loss by step")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        before = json.loads(_workbench(home, "runs", "show", run_id, "--json").stdout)
+        if len(before["series"].get("train_loss", [])) >= 2:
+            break
+        time.sleep(0.2)
+    seen = len(before["series"]["train_loss"])
+    tmux.keys(first, "q")
+    tmux.wait_for(first, "WB_EXIT=0", timeout=20)
+    time.sleep(1.0)  # the run goes on with no app attached
+    second = tmux.start(cmd)
+    tmux.wait_for(second, "Datasets")
+    tmux.keys(second, "5")
+    screen = tmux.wait_for(second, "e2e-run", "loss by step", "train_loss")
+    assert "no points yet" not in screen
+    hist = json.loads(_workbench(home, "runs", "show", run_id, "--json").stdout)
+    assert len(hist["series"]["train_loss"]) >= seen >= 2  # nothing lost while detached
+    _workbench(home, "runs", "stop", run_id)
+    _workbench(home, "engine", "stop")
