@@ -7,7 +7,6 @@ folder and only renamed into place and registered when it is complete.
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import threading
 import uuid
@@ -19,10 +18,10 @@ from engine.data.errors import DataError, JobContext, NullContext
 from engine.data.importer import import_source
 from engine.data.stored import StoredDataset
 from engine.paths import Home
+from engine.registry_names import check_new_name
 from engine.store import Store, StoreError
 
 log = logging.getLogger("engine.datasets")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class DatasetService:
@@ -152,17 +151,10 @@ class DatasetService:
     # ------------------------------------------------------------- changes
 
     def check_new_name(self, name: str) -> None:
-        if not _NAME.match(name):
-            raise DataError(
-                f"'{name}' is not a usable dataset name",
-                "use letters, digits, '.', '_' or '-' (up to 64), starting with a letter or digit",
-            )
-        if name in builtin.BUILTINS or self.store.dataset(name) is not None:
-            raise DataError(
-                f"a dataset named '{name}' already exists",
-                "choose another name, or delete the old one first",
-                "exists",
-            )
+        """Raise DataError unless name is usable and free (built-ins included)."""
+        check_new_name(
+            "dataset", name, taken=name in builtin.BUILTINS or self.store.dataset(name) is not None
+        )
 
     def import_(self, req: P.DatasetImport, ctx: JobContext) -> P.DatasetResult:
         self.check_new_name(req.name)

@@ -9,7 +9,6 @@ first, and are shared read-only; every method is safe to call from the engine's 
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import threading
 import time
@@ -25,12 +24,12 @@ from engine.data.errors import DataError, JobContext, NullContext
 from engine.embed import expression, files, static
 from engine.embed.static import BUILTINS, StaticTable
 from engine.paths import Home
+from engine.registry_names import NAME, LoadOnce, check_new_name
 
 if TYPE_CHECKING:
     from engine.embed.contextual import ContextualEncoder
 
 log = logging.getLogger("engine.embed")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_BATCH_WORDS = 10_000
 
 
@@ -41,8 +40,7 @@ class EmbeddingService:
         self.home = home
         self.dir = home.data_dir / "vectors"
         self._lock = threading.RLock()
-        self._tables: dict[str, StaticTable] = {}
-        self._gates: dict[str, threading.Lock] = {}
+        self._tables: LoadOnce[str, StaticTable] = LoadOnce()
         self._encoder: ContextualEncoder | None = None
         for leftover in self.dir.glob(".tmp-*"):
             log.info("removing unfinished vector folder %s", leftover)
@@ -56,7 +54,7 @@ class EmbeddingService:
         out = [spec.info(static.locate(spec) is not None) for spec in BUILTINS.values()]
         added: list[tuple[float, P.VectorSourceInfo]] = []
         for folder in self.dir.iterdir() if self.dir.is_dir() else []:
-            if folder.is_dir() and _NAME.match(folder.name) and folder.name not in BUILTINS:
+            if folder.is_dir() and NAME.match(folder.name) and folder.name not in BUILTINS:
                 try:
                     meta = static.read_meta(folder)
                 except DataError as exc:
@@ -71,7 +69,7 @@ class EmbeddingService:
         if spec is not None:
             return spec.info(static.locate(spec) is not None)
         folder = self.dir / name
-        if not _NAME.match(name) or not (folder / static.META_FILE).is_file():
+        if not NAME.match(name) or not (folder / static.META_FILE).is_file():
             raise self._unknown(name)
         return _info_of(static.read_meta(folder), name)
 
@@ -85,19 +83,7 @@ class EmbeddingService:
 
     def table(self, name: str) -> StaticTable:
         """The named static table, loaded once and shared (read-only)."""
-        with self._lock:
-            found = self._tables.get(name)
-            if found is not None:
-                return found
-            gate = self._gates.setdefault(name, threading.Lock())
-        with gate:  # two callers asking at once load it once
-            with self._lock:
-                found = self._tables.get(name)
-            if found is None:
-                found = self._load(name)
-                with self._lock:
-                    self._tables[name] = found
-            return found
+        return self._tables.get(name, self._load)
 
     def _load(self, name: str) -> StaticTable:
         spec = BUILTINS.get(name)
@@ -145,17 +131,7 @@ class EmbeddingService:
 
     def check_new_name(self, name: str) -> None:
         """Raise DataError unless name is usable and free (built-ins included)."""
-        if not _NAME.match(name):
-            raise DataError(
-                f"'{name}' is not a usable vector source name",
-                "use letters, digits, '.', '_' or '-' (up to 64), starting with a letter or digit",
-            )
-        if name in BUILTINS or (self.dir / name).exists():
-            raise DataError(
-                f"a vector source named '{name}' already exists",
-                "choose another name, or delete the old one first",
-                "exists",
-            )
+        check_new_name("vector source", name, taken=name in BUILTINS or (self.dir / name).exists())
 
     def add(self, req: P.VectorAdd, ctx: JobContext | None = None) -> P.VectorSourceResult:
         """Read a GloVe/word2vec text file or an .npy array with its words, and save it as the
@@ -232,7 +208,7 @@ class EmbeddingService:
         folder = self.dir / name
         doomed = self.dir / f".tmp-deleted-{uuid.uuid4().hex}"
         with self._lock:
-            self._tables.pop(name, None)
+            self._tables.forget(name)
             folder.rename(doomed)  # gone from the listing at once; searches in flight keep
         shutil.rmtree(doomed, ignore_errors=True)  # their mapping until they finish
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
 import threading
 import time
@@ -25,13 +24,13 @@ from tokenizers import Tokenizer
 from engine import protocol as P
 from engine.data.errors import DataError, JobContext
 from engine.paths import Home
+from engine.registry_names import LoadOnce, check_new_name
 from engine.store import Store, StoreError
 from engine.tokenize import build, encodings, sources, stats
 from engine.tokenize.encode import encode
 from engine.tokenize.specials import unk_id
 
 log = logging.getLogger("engine.tokenize")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 TALLY_CACHE = 8  # (tokenizer, dataset, split) token counts kept for instant re-stats
 META_FILE = "meta.json"
 
@@ -54,8 +53,7 @@ class TokenizerService:
         self.texts_of = texts_of
         self.dir = home.data_dir / "tokenizers"
         self._lock = threading.RLock()
-        self._loaded: dict[str, Loaded] = {}
-        self._loading: dict[str, threading.Lock] = {}
+        self._loaded: LoadOnce[str, Loaded] = LoadOnce()
         self._tallies: OrderedDict[tuple[object, ...], stats.TokenTally] = OrderedDict()
         self._vectorizers = encodings.VectorizerCache()
         self._sweep_temporary()
@@ -69,10 +67,10 @@ class TokenizerService:
 
     def list(self) -> list[P.TokenizerInfo]:
         """Built-ins first (available or not), then saved ones, oldest first."""
-        with self._lock:
-            loaded = dict(self._loaded)
         out = [
-            sources.builtin_info(spec, loaded[name].tokenizer if name in loaded else None)
+            sources.builtin_info(
+                spec, found.tokenizer if (found := self._loaded.peek(name)) else None
+            )
             for name, spec in sources.BUILTINS.items()
         ]
         saved = self.store.tokenizers()
@@ -82,8 +80,7 @@ class TokenizerService:
     def info(self, name: str) -> P.TokenizerInfo:
         spec = sources.BUILTINS.get(name)
         if spec is not None:
-            with self._lock:
-                loaded = self._loaded.get(name)
+            loaded = self._loaded.peek(name)
             return sources.builtin_info(spec, loaded.tokenizer if loaded else None)
         row = self.store.tokenizer(name)
         if row is None:
@@ -109,19 +106,7 @@ class TokenizerService:
         return self._get(name).unk_id
 
     def _get(self, name: str) -> Loaded:
-        with self._lock:
-            found = self._loaded.get(name)
-            if found is not None:
-                return found
-            gate = self._loading.setdefault(name, threading.Lock())
-        with gate:  # two callers asking at once load it once
-            with self._lock:
-                found = self._loaded.get(name)
-            if found is None:
-                found = self._load(name)
-                with self._lock:
-                    self._loaded[name] = found
-            return found
+        return self._loaded.get(name, self._load)
 
     def _load(self, name: str) -> Loaded:
         spec = sources.BUILTINS.get(name)
@@ -146,17 +131,11 @@ class TokenizerService:
 
     def check_new_name(self, name: str) -> None:
         """Raise DataError unless name is usable and free (built-ins included)."""
-        if not _NAME.match(name):
-            raise DataError(
-                f"'{name}' is not a usable tokenizer name",
-                "use letters, digits, '.', '_' or '-' (up to 64), starting with a letter or digit",
-            )
-        if name in sources.BUILTINS or self.store.tokenizer(name) is not None:
-            raise DataError(
-                f"a tokenizer named '{name}' already exists",
-                "choose another name, or delete the old one first",
-                "exists",
-            )
+        check_new_name(
+            "tokenizer",
+            name,
+            taken=name in sources.BUILTINS or self.store.tokenizer(name) is not None,
+        )
 
     def train(self, req: P.TokenizerTrain, ctx: JobContext) -> P.TokenizerResult:
         """Train req.kind on the dataset's texts, save it and register it (a job)."""
@@ -230,7 +209,7 @@ class TokenizerService:
         if row is None:
             raise self._unknown(name)
         with self._lock:
-            self._loaded.pop(name, None)
+            self._loaded.forget(name)
             self.store.delete_tokenizer(name)
             for key in [k for k in self._tallies if k[0] == name]:
                 del self._tallies[key]
