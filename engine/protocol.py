@@ -436,6 +436,13 @@ class VectorDelete(Base, tag="vectors.delete"):
     name: str
 
 
+class VectorFromRun(Base, tag="vectors.from_run"):
+    """Make a trained run's embedding layer (its best checkpoint) a static source."""
+
+    run_id: str
+    name: str
+
+
 class Neighbours(Base, tag="neighbours"):
     """Nearest words by cosine; query is a word or an expression like `king - man + woman`."""
 
@@ -542,6 +549,7 @@ Call = (
     | VectorSources
     | VectorAdd
     | VectorDelete
+    | VectorFromRun
     | Neighbours
     | NeighboursBatch
     | ContextSimilarity

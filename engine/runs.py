@@ -342,6 +342,16 @@ class RunManager:
         cfg = RunConfig.from_toml(row["config"], row["name"])
         return str(self.build.export(cfg, self.runs_dir / run_id, path))  # type: ignore[attr-defined]
 
+    def embedding_table(self, run_id: str) -> tuple[list[str], Any, str]:
+        """A trained run's embedding layer: (tokens, matrix, a description of where from)."""
+        row = self.store.run(run_id)
+        if row is None:
+            self.info(run_id)
+        assert row is not None
+        cfg = RunConfig.from_toml(row["config"], row["name"])
+        words, matrix = self.build.embedding_table(cfg, self.runs_dir / run_id)  # type: ignore[attr-defined]
+        return words, matrix, f"run {run_id} ({cfg.arch} on {cfg.dataset})"
+
     def delete(self, run_id: str) -> None:
         self.info(run_id)
         shutil.rmtree(self.runs_dir / run_id, ignore_errors=True)

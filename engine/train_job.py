@@ -219,6 +219,48 @@ class TrainingJobs:
             f"{report.seconds:.1f} s"
         )
 
+    def _trained_model(self, cfg: RunConfig, run_dir: Any) -> tuple[Any, Any, list[str]]:
+        """The run's model with its best (else last) checkpoint's weights, its tokenizer, labels."""
+        from pathlib import Path
+
+        from safetensors.torch import load_model
+
+        from engine.models import registry
+        from engine.train.checkpoint import resolve_checkpoint
+
+        try:
+            ckpt = resolve_checkpoint(Path(run_dir) / "checkpoints", "best")
+        except DataError:
+            ckpt = resolve_checkpoint(Path(run_dir) / "checkpoints", "last")
+        spec = registry.ARCHITECTURES[cfg.arch]
+        names: list[str] = []
+        if spec.task == "classify":
+            _, _, names = self._labelled(cfg, cfg.train_split, None)
+        tok = self.tokenizers.get(cfg.tokenizer)
+        model_cfg = registry.config_from_dict(cfg.arch, cfg.model)
+        model = registry.build_model(
+            cfg.arch, model_cfg, vocab_size=tok.get_vocab_size(), num_classes=len(names), pad_id=0
+        )
+        load_model(model, str(ckpt / "model.safetensors"))
+        return model, tok, names
+
+    def embedding_table(self, cfg: RunConfig, run_dir: Any) -> tuple[list[str], Any]:
+        """(the tokenizer's tokens in id order, the trained embedding matrix)."""
+        model, tok, _ = self._trained_model(cfg, run_dir)
+        layer = getattr(model, "embedding", None)
+        if layer is None or not hasattr(layer, "weight"):
+            raise DataError(
+                f"a {cfg.arch} model has no embedding table of its own",
+                hint="pretrained models use MiniLM's: the minilm-input source",
+            )
+        vocab = tok.get_vocab()
+        words = [""] * len(vocab)
+        for token, i in vocab.items():
+            if i < len(words):
+                words[i] = token
+        matrix = layer.weight.detach().float().cpu().numpy()[: len(words)]
+        return words[: len(matrix)], matrix
+
     def export(self, cfg: RunConfig, run_dir: Any, path: str) -> str:
         """The best checkpoint as a folder: a Hugging Face one for fine-tuned BERT models."""
         import shutil

@@ -156,7 +156,20 @@ def cmd_vectors(args: argparse.Namespace) -> int:
             out.print(res.message)
         return 0
 
-    actions = {"list": listing, "add": add, "delete": delete}
+    async def from_run(client: EngineClient) -> int:
+        res = await client.request(
+            P.VectorFromRun(run_id=args.run_id, name=args.name), P.VectorSourceResult
+        )
+        if args.json:
+            emit_json(res.source)
+        else:
+            out.print(
+                f"added [bold]{res.source.name}[/]: {res.source.vocab_size:,} tokens x "
+                f"{res.source.dim} from {res.source.source}"
+            )
+        return 0
+
+    actions = {"list": listing, "add": add, "delete": delete, "from-run": from_run}
     return run(args, actions[args.action])
 
 
@@ -192,4 +205,7 @@ def add_parser(sub: Any) -> None:
     va.add_argument("path")
     va.add_argument("--words", help="for .npy: a file with one word a line")
     with_json(vsub.add_parser("delete", help="delete an added source")).add_argument("name")
+    fr = with_json(vsub.add_parser("from-run", help="a trained run's embedding layer as a source"))
+    fr.add_argument("run_id")
+    fr.add_argument("name")
     vec.set_defaults(handler=cmd_vectors)

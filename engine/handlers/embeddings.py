@@ -30,6 +30,15 @@ async def _vector_delete(engine: Engine, call: P.VectorDelete) -> P.Result:
     return P.Ok(message=f"deleted vector source '{call.name}'")
 
 
+async def _vector_from_run(engine: Engine, call: P.VectorFromRun) -> P.Result:
+    def run() -> P.VectorSourceInfo:
+        engine.embeddings.check_new_name(call.name)
+        words, matrix, where = engine.runs.embedding_table(call.run_id)
+        return engine.embeddings.add_table(call.name, words, matrix, where)
+
+    return P.VectorSourceResult(source=await engine.in_pool(run))
+
+
 async def _neighbours(engine: Engine, call: P.Neighbours) -> P.Result:
     return await engine.in_pool(engine.embeddings.neighbours, call)
 
@@ -60,6 +69,7 @@ def handlers() -> dict[type, EngineHandler]:
         P.VectorSources: _vector_sources,
         P.VectorAdd: _vector_add,
         P.VectorDelete: _vector_delete,
+        P.VectorFromRun: _vector_from_run,
         P.Neighbours: _neighbours,
         P.NeighboursBatch: _neighbours_batch,
         P.ContextSimilarity: _context,

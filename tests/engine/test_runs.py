@@ -100,3 +100,17 @@ def test_sigkill_mid_run_then_resume(home, tmp_path: Path) -> None:  # type: ign
     finally:
         stop_engine(proc)
     assert ROOT.exists()
+
+
+def test_trained_embedding_layer_becomes_a_vector_source(
+    engine: RunningEngine, tmp_path: Path
+) -> None:
+    out = wb(engine, "train", str(write(tmp_path, steps=20, every=10)), "--follow")
+    assert out.returncode == 0, out.stderr[-1500:]
+    run_id = wb_json(engine, "runs", "list")[-1]["run_id"]
+    src = wb_json(engine, "vectors", "from-run", run_id, "bag-emb")
+    assert src["vocab_size"] == 30522 and src["dim"] == 16 and run_id in src["source"]
+    near = wb_json(engine, "neighbours", "oil", "--source", "bag-emb", "--k", "5")
+    assert len(near["neighbours"]) == 5 and "oil" not in [n["word"] for n in near["neighbours"]]
+    again = wb(engine, "vectors", "from-run", run_id, "bag-emb")
+    assert again.returncode == 1 and "already exists" in again.stderr
