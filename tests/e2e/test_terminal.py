@@ -144,11 +144,17 @@ def test_training_survives_the_app_and_reattaches(tmux: Tmux, tmp_path: Path) ->
     home = tmp_path / "home"
     config = tmp_path / "run.toml"
     config.write_text(
-        (ROOT / "tests" / "engine" / "run_tiny.toml").read_text().replace("EPOCHS", "40")
+        (ROOT / "tests" / "engine" / "run_tiny.toml").read_text().replace("EPOCHS", "8")
     )
     started = _workbench(home, "train", str(config), "--json")
     assert started.returncode == 0, started.stdout + started.stderr
-    run_id = json.loads(started.stdout)["run_id"]
+    try:
+        _reattach(tmux, home, json.loads(started.stdout)["run_id"])
+    finally:  # never leave a training engine behind, whatever failed
+        _workbench(home, "engine", "stop")
+
+
+def _reattach(tmux: Tmux, home: Path, run_id: str) -> None:
     cmd = f"cd {ROOT} && {sys.executable} -m workbench --home {home}; echo WB_EXIT=$?; sleep 120"
     first = tmux.start(cmd)
     tmux.wait_for(first, "Datasets")
@@ -171,5 +177,3 @@ def test_training_survives_the_app_and_reattaches(tmux: Tmux, tmp_path: Path) ->
     assert "no points yet" not in screen
     hist = json.loads(_workbench(home, "runs", "show", run_id, "--json").stdout)
     assert len(hist["series"]["train_loss"]) >= seen >= 2  # nothing lost while detached
-    _workbench(home, "runs", "stop", run_id)
-    _workbench(home, "engine", "stop")
