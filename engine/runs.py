@@ -43,6 +43,8 @@ class RunConfig:
     max_length: int = 256
     model: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
+    vectors: str | None = None  # a static source that initialises the embedding layer
+    freeze_vectors: bool = False
 
     @classmethod
     def from_toml(cls, text: str, name: str | None = None) -> RunConfig:
@@ -60,6 +62,10 @@ class RunConfig:
         d = data.get("data", {})
         model = dict(data.get("model", {}))
         arch = model.pop("arch", None)
+        vectors = model.pop("vectors", None)
+        freeze_vectors = model.pop("freeze_vectors", False)
+        if not isinstance(freeze_vectors, bool):
+            raise DataError(f"model.freeze_vectors must be true or false, not {freeze_vectors!r}")
         for key, value in (("data.dataset", d.get("dataset")), ("model.arch", arch)):
             if not value:
                 raise DataError(f"the configuration has no {key}", hint="see examples/*.toml")
@@ -78,6 +84,8 @@ class RunConfig:
             max_length=max_length,
             model=model,
             train=dict(data.get("train", {})),
+            vectors=str(vectors) if vectors else None,
+            freeze_vectors=freeze_vectors,
         )
 
 

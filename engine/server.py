@@ -87,7 +87,7 @@ class Engine:
         self.datasets = DatasetService(home, self.store)
         self.tokenizers = TokenizerService(home, self.store, self.datasets.texts)
         self.embeddings = EmbeddingService(home)
-        self._training = TrainingJobs(self.datasets, self.tokenizers)
+        self._training = TrainingJobs(self.datasets, self.tokenizers, self.embeddings.table)
         self.runs: RunManager  # set in serve(): jobs need the loop
         self.device = DeviceMonitor()
         self.clients: dict[int, Connection] = {}

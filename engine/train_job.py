@@ -8,6 +8,7 @@ and its settings, the training settings on this device.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,9 +38,15 @@ def best_device() -> Any:
 class TrainingJobs:
     """Builds and runs a training job from a RunConfig (the RunManager's `build`)."""
 
-    def __init__(self, datasets: DatasetService, tokenizers: TokenizerService) -> None:
+    def __init__(
+        self,
+        datasets: DatasetService,
+        tokenizers: TokenizerService,
+        vectors: Callable[[str], Any] | None = None,
+    ) -> None:
         self.datasets = datasets
         self.tokenizers = tokenizers
+        self.vectors = vectors  # name -> a static table with .vector(word) and .dim()
         self.manager: RunManager | None = None  # set by the engine after both exist
 
     def check(self, cfg: RunConfig) -> None:
@@ -69,6 +76,16 @@ class TrainingJobs:
                     hint="split it first: workbench datasets split " + cfg.dataset,
                 )
         self.tokenizers.info(cfg.tokenizer)
+        if cfg.vectors is not None:
+            if self.vectors is None or spec.pretrained_tokenizer or spec.trained_by == "fit":
+                raise DataError(f"{cfg.arch} cannot take static vectors for its embeddings")
+            table = self.vectors(cfg.vectors)  # unknown or contextual source: a clear error
+            width = getattr(registry.config_from_dict(cfg.arch, cfg.model), "embed_dim", None)
+            if width is not None and width != table.dim:
+                raise DataError(
+                    f"{cfg.vectors} has {table.dim} dimensions but embed_dim is {width}",
+                    hint=f"set embed_dim = {table.dim}",
+                )
 
     def _examples(
         self,
@@ -155,6 +172,13 @@ class TrainingJobs:
             num_classes=len(labels) if labels else 0,
             pad_id=pad_id,
         )
+        if cfg.vectors is not None:
+            found = self._init_vectors(model, tok, cfg)
+            callbacks.on_message(
+                f"{found:,} of {tok.get_vocab_size():,} embedding rows from {cfg.vectors}"
+                + (" (frozen)" if cfg.freeze_vectors else ""),
+                "info",
+            )
         trainable, frozen = registry.param_counts(model)
         control = Control()
         self.manager.controls[run_id] = control
@@ -182,6 +206,31 @@ class TrainingJobs:
             return "stopped", f"stopped at step {result.step}; {best}".strip("; ")
         how = "early stopping" if state == "early_stopped" else "done"
         return "finished", f"{how} at step {result.step} in {result.seconds:.0f} s; {best}"
+
+    def _init_vectors(self, model: Any, tok: Any, cfg: RunConfig) -> int:
+        from engine.models.init import init_embedding
+
+        assert self.vectors is not None and cfg.vectors is not None
+        table = self.vectors(cfg.vectors)
+        layer = getattr(model, "embedding", None)
+        if layer is None:
+            raise DataError(f"a {cfg.arch} model has no embedding table to initialise")
+        vocab = [""] * tok.get_vocab_size()
+        for token, i in tok.get_vocab().items():
+            if i < len(vocab):
+                vocab[i] = token
+
+        def lookup(words: list[str]) -> tuple[np.ndarray, list[bool]]:
+            out = np.zeros((len(words), table.dim), dtype=np.float32)
+            found = []
+            for i, w in enumerate(words):
+                v = table.vector(w) if w else None
+                found.append(v is not None)
+                if v is not None:
+                    out[i] = v
+            return out, found
+
+        return init_embedding(layer, vocab, lookup, cfg.freeze_vectors)
 
     def _labelled(
         self, cfg: RunConfig, split: str, names: list[str] | None

@@ -114,3 +114,20 @@ def test_trained_embedding_layer_becomes_a_vector_source(
     assert len(near["neighbours"]) == 5 and "oil" not in [n["word"] for n in near["neighbours"]]
     again = wb(engine, "vectors", "from-run", run_id, "bag-emb")
     assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_glove_initialises_a_frozen_embedding_layer(engine: RunningEngine, tmp_path: Path) -> None:
+    config = tmp_path / "glove.toml"
+    text = TINY.format(steps=12, every=6).replace(
+        "embed_dim = 16", 'embed_dim = 50\nvectors = "glove-6b-50d"\nfreeze_vectors = true'
+    )
+    config.write_text(text)
+    out = wb(engine, "train", str(config), "--follow")
+    assert out.returncode == 0, out.stderr[-1500:]
+    run = wb_json(engine, "runs", "list")[-1]
+    assert run["frozen"] == 30522 * 50  # the whole table, frozen
+    assert run["trainable"] < 30522 * 50
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text(text.replace("embed_dim = 50", "embed_dim = 16"))
+    refused = wb(engine, "train", str(wrong))
+    assert refused.returncode == 1 and "set embed_dim = 50" in refused.stderr
