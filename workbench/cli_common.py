@@ -7,7 +7,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from rich.console import Console
@@ -18,6 +18,7 @@ from engine import protocol as P
 from engine.paths import resolve_home
 from workbench.client import EngineClient, EngineError
 
+R = TypeVar("R")
 out = Console()
 err = Console(stderr=True)
 
@@ -82,6 +83,16 @@ async def wait_job(client: EngineClient, job_id: str, show: bool, title: str = "
         return ended.result()
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+
+
+async def run_job(client: EngineClient, call: P.Call, expect: type[R], show: bool, title: str) -> R:
+    """Start a job, follow it (a progress bar when show), and return its typed result."""
+    started = await client.request(call, P.JobStarted)
+    end = await wait_job(client, started.job_id, show=show, title=title)
+    job_outcome(end)
+    if not isinstance(end.result, expect):
+        raise EngineError("protocol", f"the job ended with {type(end.result).__name__}")
+    return end.result
 
 
 def job_outcome(end: P.JobEnded) -> None:

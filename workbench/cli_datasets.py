@@ -11,11 +11,10 @@ from workbench.cli_common import (
     dist,
     emit_json,
     err,
-    job_outcome,
     out,
     run,
+    run_job,
     table,
-    wait_job,
     with_json,
 )
 from workbench.client import EngineClient
@@ -112,13 +111,10 @@ def _ds_import(args: argparse.Namespace) -> Callable[[EngineClient], Awaitable[i
             format=args.format,
             split_column=args.split_column,
         )
-        started = await client.request(call, P.JobStarted)
-        end = await wait_job(
-            client, started.job_id, show=not args.json, title=f"importing {args.name}"
+        result = await run_job(
+            client, call, P.DatasetResult, show=not args.json, title=f"importing {args.name}"
         )
-        job_outcome(end)
-        assert isinstance(end.result, P.DatasetResult)
-        d = end.result.dataset
+        d = result.dataset
         if args.json:
             emit_json(d)
         else:

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from engine import protocol as P
-from workbench.cli_common import emit_json, job_outcome, out, run, table, wait_job, with_json
+from workbench.cli_common import emit_json, out, run, run_job, table, with_json
 from workbench.client import EngineClient, EngineError
 
 Action = Callable[[EngineClient], Awaitable[int]]
@@ -94,11 +94,10 @@ def cmd_project(args: argparse.Namespace) -> int:
             perplexity=args.perplexity,
             seed=args.seed,
         )
-        started = await client.request(call, P.JobStarted)
-        end = await wait_job(client, started.job_id, show=not args.json, title=args.method)
-        job_outcome(end)
-        assert isinstance(end.result, P.ProjectionResult)
-        res = end.result
+        result = await run_job(
+            client, call, P.ProjectionResult, show=not args.json, title=args.method
+        )
+        res = result
         if args.json:
             emit_json(res)
             return 0
@@ -135,16 +134,13 @@ def cmd_vectors(args: argparse.Namespace) -> int:
 
     async def add(client: EngineClient) -> int:
         call = P.VectorAdd(name=args.name, path=args.path, words_path=args.words)
-        started = await client.request(call, P.JobStarted)
-        end = await wait_job(
-            client, started.job_id, show=not args.json, title=f"loading {args.name}"
+        result = await run_job(
+            client, call, P.VectorSourceResult, show=not args.json, title=f"loading {args.name}"
         )
-        job_outcome(end)
-        assert isinstance(end.result, P.VectorSourceResult)
         if args.json:
-            emit_json(end.result.source)
+            emit_json(result.source)
         else:
-            src = end.result.source
+            src = result.source
             out.print(f"added [bold]{src.name}[/]: {src.vocab_size:,} words x {src.dim}")
         return 0
 

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from engine import protocol as P
-from workbench.cli_common import emit_json, job_outcome, out, run, table, wait_job, with_json
+from workbench.cli_common import emit_json, out, run, run_job, table, with_json
 from workbench.client import EngineClient
 
 Action = Callable[[EngineClient], Awaitable[int]]
@@ -139,13 +139,10 @@ def _train(args: argparse.Namespace) -> Action:
             lowercase=not args.no_lowercase,
             template=args.template,
         )
-        started = await client.request(call, P.JobStarted)
-        end = await wait_job(
-            client, started.job_id, show=not args.json, title=f"training {args.name}"
+        result = await run_job(
+            client, call, P.TokenizerResult, show=not args.json, title=f"training {args.name}"
         )
-        job_outcome(end)
-        assert isinstance(end.result, P.TokenizerResult)
-        t = end.result.tokenizer
+        t = result.tokenizer
         if args.json:
             emit_json(t)
         else:

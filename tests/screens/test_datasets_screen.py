@@ -292,16 +292,12 @@ async def test_engine_killed_app_reconnects_to_a_new_engine(engine: RunningEngin
         first = app.link.state.session_id
         os.kill(engine.pid, signal.SIGKILL)
         try:
-            await _reconnects(pilot, app, first)
+            await wait_for(pilot, lambda: app.link.state.session_id not in ("", first), timeout=90)
+            assert app.link.state.restarts == 1
+            bar = app.screen.query_one(StatusBar)
+            await wait_for(pilot, lambda: "restarted" in str(bar.render()), timeout=10)
+            screen = browser(app)
+            await wait_for(pilot, lambda: screen.query_one(RowTable).total == 12808)
         finally:  # the app started a new engine: stop it whatever happened
             with contextlib.suppress(Exception):
                 await app.link.call(P.Shutdown(), timeout=10)
-
-
-async def _reconnects(pilot: Pilot[object], app: WorkbenchApp, first: str) -> None:
-    await wait_for(pilot, lambda: app.link.state.session_id not in ("", first), timeout=90)
-    assert app.link.state.restarts == 1
-    bar = app.screen.query_one(StatusBar)
-    await wait_for(pilot, lambda: "restarted" in str(bar.render()), timeout=10)
-    screen = browser(app)
-    await wait_for(pilot, lambda: screen.query_one(RowTable).total == 12808)
