@@ -239,6 +239,45 @@ class MetricPoint(Base, gc=False):
     value: float
 
 
+class SettingSpec(Base):
+    """One setting a form shows: its TOML key, what it takes, its default and choices."""
+
+    name: str
+    kind: Literal["int", "float", "bool", "str", "ints", "choice"]
+    default: int | float | bool | str | list[int] | None = None
+    choices: list[str] = []
+    optional: bool = False  # may be left empty (no value in the TOML)
+    help: str = ""
+
+
+class ArchitectureInfo(Base):
+    name: str
+    task: Literal["classify", "lm"]
+    description: str
+    settings: list[SettingSpec]
+    trained_by: Literal["trainer", "fit"] = "trainer"
+    pretrained_tokenizer: bool = False  # reads ids with its own model's tokenizer
+    takes_vectors: bool = True  # static vectors may initialise its embedding layer
+
+
+class LayerRow(Base, array_like=True):
+    """One module of the layer tree: parents come before their children."""
+
+    depth: int
+    name: str  # dotted path; "" for the model itself
+    kind: str  # the module's class
+    trainable: int  # parameters, the module's descendants included
+    frozen: int
+
+
+class FieldProblem(Base):
+    """Why one field of a run configuration cannot work."""
+
+    field: str  # "data.dataset", "model.embed_dim", "train.lr"; "" for the whole file
+    message: str
+    hint: str = ""
+
+
 class EvalReport(Base):
     step: int
     epoch: float
@@ -520,6 +559,16 @@ class RunExport(Base, tag="runs.export"):
     path: str
 
 
+class RunSchema(Base, tag="runs.schema"):
+    """Every architecture's settings and the training settings, for a form to show."""
+
+
+class RunPlan(Base, tag="runs.plan"):
+    """Check a run configuration field by field and describe the model it would build."""
+
+    config_toml: str
+
+
 Call = (
     Ping
     | Status
@@ -561,6 +610,8 @@ Call = (
     | RunControl
     | RunResume
     | RunExport
+    | RunSchema
+    | RunPlan
 )
 
 
@@ -765,6 +816,31 @@ class RunHistory(Base, tag="run.history"):
     config_toml: str
 
 
+class RunSchemaResult(Base, tag="run.schema"):
+    architectures: list[ArchitectureInfo]
+    train: list[SettingSpec]
+    device: str  # where runs train: cuda, mps or cpu
+    precisions: list[str]  # the ones this device can train in
+
+
+class RunPlanResult(Base, tag="run.plan"):
+    """What a configuration would build: problems per field, or the model and its costs."""
+
+    problems: list[FieldProblem] = []
+    layers: list[LayerRow] = []
+    trainable: int = 0
+    frozen: int = 0
+    memory: dict[str, int] = {}  # bytes by kind for one training step
+    batch_size: int = 0  # the batch and sequence length the memory is estimated for
+    seq_len: int = 0
+    vocab_size: int = 0
+    num_classes: int = 0
+    train_rows: int = 0
+    steps_per_epoch: int = 0
+    device: str = ""
+    task: str = ""
+
+
 Result = (
     Ok
     | Pong
@@ -794,6 +870,8 @@ Result = (
     | RunResult
     | RunListResult
     | RunHistory
+    | RunSchemaResult
+    | RunPlanResult
 )
 
 

@@ -30,6 +30,7 @@ from engine.handlers import runs as run_calls
 from engine.handlers import tokenizers as tokenizer_calls
 from engine.jobs import Job, JobManager
 from engine.paths import Home
+from engine.plan import Planner
 from engine.runs import RunManager
 from engine.store import Store
 from engine.tokenize.registry import TokenizerService
@@ -88,6 +89,7 @@ class Engine:
         self.tokenizers = TokenizerService(home, self.store, self.datasets.texts)
         self.embeddings = EmbeddingService(home)
         self._training = TrainingJobs(self.datasets, self.tokenizers, self.embeddings.table)
+        self.planner = Planner(self._training)
         self.runs: RunManager  # set in serve(): jobs need the loop
         self.device = DeviceMonitor()
         self.clients: dict[int, Connection] = {}

@@ -7,6 +7,7 @@ and its settings, the training settings on this device.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,14 @@ def best_device() -> Any:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+@functools.lru_cache(maxsize=4)
+def _folder_vocab(path: str, _mtime: int) -> dict[str, int]:
+    """A model folder's tokenizer vocabulary, read once per version of the file."""
+    from tokenizers import Tokenizer
+
+    return dict(Tokenizer.from_file(path).get_vocab())
 
 
 class TrainingJobs:
@@ -75,7 +84,7 @@ class TrainingJobs:
                     f"dataset '{cfg.dataset}' has no rows in split '{split}'",
                     hint="split it first: workbench datasets split " + cfg.dataset,
                 )
-        self.tokenizers.info(cfg.tokenizer)
+        self.check_tokenizer(cfg)
         if cfg.vectors is not None:
             if self.vectors is None or spec.pretrained_tokenizer or spec.trained_by == "fit":
                 raise DataError(f"{cfg.arch} cannot take static vectors for its embeddings")
@@ -86,6 +95,28 @@ class TrainingJobs:
                     f"{cfg.vectors} has {table.dim} dimensions but embed_dim is {width}",
                     hint=f"set embed_dim = {table.dim}",
                 )
+
+    def check_tokenizer(self, cfg: RunConfig) -> None:
+        """The tokenizer must exist, and a pretrained model must read ids from its own one:
+        another tokenizer's ids would index the wrong rows of its embedding table."""
+        from engine.models import registry
+
+        self.tokenizers.info(cfg.tokenizer)
+        spec = registry.ARCHITECTURES.get(cfg.arch)
+        if spec is None or not spec.pretrained_tokenizer or spec.trained_by == "fit":
+            return  # a feature extractor encodes texts with its folder's tokenizer itself
+        from engine.models.pretrained import TOKENIZER_FILE, resolve_folder
+
+        path = resolve_folder(str(cfg.model.get("folder", "") or "")) / TOKENIZER_FILE
+        if self.tokenizers.get(cfg.tokenizer).get_vocab() != _folder_vocab(
+            str(path), path.stat().st_mtime_ns
+        ):
+            raise DataError(
+                f"{cfg.arch} reads ids with its model's own tokenizer; "
+                f"'{cfg.tokenizer}' is a different one",
+                hint="use minilm-wordpiece for the bundled MiniLM, or add the folder's "
+                f"{TOKENIZER_FILE} (workbench tokenizers add PATH) and use that",
+            )
 
     def _examples(
         self,

@@ -15,6 +15,7 @@ from textual.signal import Signal
 
 from engine import protocol as P
 from engine.paths import Home, resolve_home
+from screens.builder import BuilderScreen
 from screens.datasets import DatasetsScreen
 from screens.embeddings import EmbeddingsScreen
 from screens.tokenizer import TokenizerScreen
@@ -22,6 +23,7 @@ from screens.training import TrainingScreen
 from workbench.keys import keymap_path, load_keymap
 from workbench.link import EngineLink
 from workbench.widgets.help import HelpScreen, binding_rows
+from workbench.widgets.path_dialog import PathDialog
 from workbench.widgets.row_table import RowTable
 
 # (mode, number key, title, screen class). Later screens join here as they land.
@@ -29,7 +31,8 @@ SCREENS: list[tuple[str, str, str, type[Screen[None]]]] = [
     ("datasets", "1", "Datasets", DatasetsScreen),
     ("tokenizer", "2", "Tokenizers", TokenizerScreen),
     ("embeddings", "3", "Embeddings", EmbeddingsScreen),
-    ("training", "5", "Training", TrainingScreen),  # 4 is kept for the model builder
+    ("builder", "4", "Model", BuilderScreen),
+    ("training", "5", "Training", TrainingScreen),
 ]
 
 
@@ -110,6 +113,7 @@ class WorkbenchApp(App[int]):
         sources.append(("import", ImportScreen.BINDINGS))
         sources.append(("choose tokenizers", TokenizerPicker.BINDINGS))
         sources.append(("train tokenizer", TrainTokenizerScreen.BINDINGS))
+        sources.append(("file path dialogs", PathDialog.BINDINGS))
         note = (
             f"Remap any key by its id in {keymap_path()}, e.g.\n"
             '[keys]\n"app.quit" = "ctrl+q"\n'

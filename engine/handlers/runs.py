@@ -61,6 +61,16 @@ async def _run_export(engine: Engine, call: P.RunExport) -> P.Result:
     return P.Ok(message=message)
 
 
+async def _run_schema(engine: Engine, _: P.RunSchema) -> P.Result:
+    from engine.plan import schema
+
+    return await engine.in_pool(schema)
+
+
+async def _run_plan(engine: Engine, call: P.RunPlan) -> P.Result:
+    return await engine.in_pool(engine.planner.plan, call.config_toml)
+
+
 def handlers() -> dict[type, EngineHandler]:
     return {
         P.RunStart: _run_start,
@@ -69,4 +79,6 @@ def handlers() -> dict[type, EngineHandler]:
         P.RunControl: _run_control,
         P.RunResume: _run_resume,
         P.RunExport: _run_export,
+        P.RunSchema: _run_schema,
+        P.RunPlan: _run_plan,
     }
