@@ -47,6 +47,29 @@ DEFAULT_TOKENIZER = "minilm-wordpiece"
 PRETRAINED_TOKENIZER = "minilm-wordpiece"  # the bundled MiniLM's own
 
 
+# Labels for the TOML names too long for the form's label column (the help line names the key).
+LABELS = {
+    "early_stopping_patience": "early stop",
+    "checkpoint_every": "ckpt every",
+    "keep_checkpoints": "ckpts kept",
+    "freeze_embeddings": "freeze embeds",
+    "trainable_layers": "train layers",
+    "attention_size": "attention",
+}
+# Help for the form's own fields (the engine's schema helps with the settings).
+FIELD_HELP = {
+    "name": "the run's name in the monitor; empty: architecture-dataset",
+    "data.dataset": "the dataset to train on (screen 1 imports more)",
+    "data.tokenizer": "turns texts into ids (screen 2 trains more)",
+    "data.train_split": "the split the model learns from",
+    "data.validation_split": "evaluated each epoch: picks the best checkpoint",
+    "data.max_length": "tokens kept of each text",
+    "model.arch": "the architecture: enter opens the list",
+    "model.vectors": "static vectors that initialise the embedding layer",
+    "model.freeze_vectors": "keep those vectors fixed while training",
+}
+
+
 def widget_id(key: str) -> str:
     return "f-" + key.replace(".", "--")
 
@@ -178,16 +201,22 @@ class BuilderScreen(WorkbenchScreen):
         val = next((s for s in ("validation", "test") if s in splits and s != train), None)
         return {"data.train_split": train, "data.validation_split": val}
 
-    def _model_defaults(self, arch_name: str, keep: dict[str, Any] | None = None) -> dict[str, Any]:
-        """An architecture's settings at their defaults, keeping values of the same name (and
-        kind) that keep holds, so moving from an LSTM to a GRU keeps the sizes typed."""
+    def _model_defaults(
+        self, arch_name: str, keep: dict[str, Any] | None = None, was: str | None = None
+    ) -> dict[str, Any]:
+        """An architecture's settings at their defaults, keeping the values of the same name
+        that were changed from the defaults of the architecture was, so moving from an LSTM to
+        a GRU keeps the sizes typed but not the LSTM's own defaults."""
         assert self.schema is not None
         arch = next(a for a in self.schema.architectures if a.name == arch_name)
+        before = next((a for a in self.schema.architectures if a.name == was), None)
+        old_defaults = {s.name: s.default for s in before.settings} if before else {}
         out: dict[str, Any] = {}
         for s in arch.settings:
-            old = (keep or {}).get(f"model.{s.name}", s.default)
+            old = (keep or {}).get(f"model.{s.name}")
+            changed = old is not None and old != old_defaults.get(s.name, s.default)
             fits = s.kind != "choice" or old in s.choices
-            out[f"model.{s.name}"] = old if fits and old is not None else s.default
+            out[f"model.{s.name}"] = old if changed and fits else s.default
         return out
 
     def _splits(self, dataset: str) -> list[str]:
@@ -287,7 +316,7 @@ class BuilderScreen(WorkbenchScreen):
     def _row(self, key: str, label: str, widget: Widget) -> list[Widget]:
         widget.id = widget_id(key)
         return [
-            Horizontal(Label(label), widget, classes="bd-row"),
+            Horizontal(Label(LABELS.get(label, label)), widget, classes="bd-row"),
             Static("", id="p-" + widget_id(key), classes="bd-problem"),
         ]
 
@@ -352,11 +381,12 @@ class BuilderScreen(WorkbenchScreen):
         if key is None or self._filling or event.value is Select.NULL:
             return
         value: Any = None if event.value == NO_SPLIT else str(event.value)
-        if self.values.get(key) == value:
+        was = self.values.get(key)
+        if was == value:
             return
         self.values[key] = value
         if key == "model.arch":
-            self.values.update(self._model_defaults(str(value), keep=self.values))
+            self.values.update(self._model_defaults(str(value), keep=self.values, was=was))
             await self.build_form()
         elif key == "data.dataset":
             splits = self._splits(str(value))
@@ -471,7 +501,7 @@ class BuilderScreen(WorkbenchScreen):
         table.add_row(Text("memory a step", style="bold"), Text(human_bytes(total), style="bold"))
         for part, size in plan.memory.items():
             table.add_row(f"  {part}", human_bytes(size))
-        table.add_row(f"  (batch {plan.batch_size} x {plan.seq_len} tokens, {precision})", "")
+        table.add_row(f"  batch {plan.batch_size} x {plan.seq_len}, {precision}", "")
         lines = Text()
         if plan.train_rows:
             lines.append(f"{plan.train_rows:,} training rows", style="dim")
@@ -493,15 +523,17 @@ class BuilderScreen(WorkbenchScreen):
         tree = self.query_one("#bd-layers", Tree)
         tree.clear()
         stack: list[TreeNode[str]] = [tree.root]
-        for row in layers:
+        for i, row in enumerate(layers):
             label = self._layer_label(row)
             if row.depth == 0:
                 tree.root.set_label(label)
                 continue
             del stack[row.depth :]
             parent = stack[-1]
-            node = parent.add(label, data=row.name, expand=row.depth < 1)
-            stack.append(node)
+            if i + 1 < len(layers) and layers[i + 1].depth > row.depth:
+                stack.append(parent.add(label, data=row.name, expand=False))
+            else:
+                stack.append(parent.add_leaf(label, data=row.name))
         tree.root.expand()
 
     @staticmethod
@@ -529,6 +561,8 @@ class BuilderScreen(WorkbenchScreen):
             )
             return
         text = Text(key, style="bold")
+        if key in FIELD_HELP:
+            text.append(f"  {FIELD_HELP[key]}")
         if spec is not None:
             text.append(f"  {spec.help}" if spec.help else "")
             if spec.default is not None:
