@@ -89,7 +89,9 @@ class TrainingScreen(WorkbenchScreen):
                 yield Static(
                     "no run selected: start one with `workbench train CONFIG.toml`", id="tr-stats"
                 )
-                yield ProgressBar(id="tr-progress", show_eta=False)
+                with Horizontal(id="tr-epoch-row"):
+                    yield Label("epoch", id="tr-epoch")
+                    yield ProgressBar(id="tr-progress", show_eta=False)
                 with TabbedContent(id="tr-tabs", initial="plots"):
                     with TabPane("Plots p", id="plots"):
                         yield Static("", id="tr-plot-opts")
@@ -274,16 +276,22 @@ class TrainingScreen(WorkbenchScreen):
             (run.name, "bold"),
             " ",
             (run.state, STATE_STYLE.get(run.state, "")),
-            f"  epoch {run.epoch:.2f}  step {run.step:,}/{run.total_steps:,}\n",
+            f"  step {run.step:,}/{run.total_steps:,}",
+            f"  ETA {fmt_duration(eta)}" if run.state in ("running", "paused") else "",
+            "\n",
             f"lr {lr:.2e}  " if lr is not None else "",
             f"{sps:,.0f} samples/s  " if sps else "",
             f"{tps:,.0f} tok/s  " if tps else "",
-            f"ETA {fmt_duration(eta)}  {run.device} {mem}{util}",
+            f"{run.device} {mem}{util}",
         )
         self.query_one("#tr-stats", Static).update(text)
-        bar = self.query_one("#tr-progress", ProgressBar)
-        if run.total_steps:
-            bar.update(total=run.total_steps, progress=run.step)
+        # the bar is the current epoch's progress; the text above has the whole run's
+        epoch = int(run.epoch)
+        done = run.epoch - epoch
+        if run.state == "finished" or (done == 0 and run.step and run.epoch):
+            epoch, done = max(epoch - 1, 0), 1.0  # at a boundary: the epoch just finished
+        self.query_one("#tr-epoch", Label).update(f"epoch {epoch + 1}")
+        self.query_one("#tr-progress", ProgressBar).update(total=1.0, progress=done)
         message = run.message
         if run.trainable or run.frozen:
             message = f"trainable {run.trainable:,} · frozen {run.frozen:,}  " + message
