@@ -176,6 +176,8 @@ class TrainingJobs:
                 hint="architectures are: " + ", ".join(registry.ARCHITECTURES),
             )
         model_cfg = registry.config_from_dict(cfg.arch, cfg.model)
+        if spec.trained_by == "fit":  # fitted in one go (scikit-learn), not by the Trainer
+            return self._fit_features(cfg, run_id, model_cfg, job, callbacks)
         train_cfg = TrainConfig.from_dict(cfg.train)
         device = best_device()
         task = spec.task

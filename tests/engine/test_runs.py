@@ -131,3 +131,32 @@ def test_glove_initialises_a_frozen_embedding_layer(engine: RunningEngine, tmp_p
     wrong.write_text(text.replace("embed_dim = 50", "embed_dim = 16"))
     refused = wb(engine, "train", str(wrong))
     assert refused.returncode == 1 and "set embed_dim = 50" in refused.stderr
+
+
+def test_features_logreg_is_fitted_as_a_run(engine: RunningEngine, tmp_path: Path) -> None:
+    words = {"pos": "great lovely superb fine", "neg": "awful dull boring poor"}
+    rows = [
+        {
+            "text": f"a {words[lab].split()[i % 4]} film number {i}",
+            "label": lab,
+            "split": "validation" if i % 5 == 0 else "train",
+        }
+        for i in range(40)
+        for lab in ("pos", "neg")
+    ]
+    data = tmp_path / "tiny.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    wb_json(engine, "datasets", "import", str(data), "--name", "tiny", "--split-column", "split")
+    made = wb_json(engine, "datasets", "show", "tiny")
+    assert made["splits"]["validation"] == 16, made
+    config = tmp_path / "features.toml"
+    config.write_text(
+        'name = "feat"\n[data]\ndataset = "tiny"\ntokenizer = "minilm-wordpiece"\n'
+        '[model]\narch = "features-logreg"\nmax_len = 16\nbatch_size = 16\n'
+    )
+    out = wb(engine, "train", str(config), "--follow", "--json")
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    run = wb_json(engine, "runs", "list")[-1]
+    assert run["state"] == "finished" and "fitted on 64 texts" in run["message"], run
+    hist = wb_json(engine, "runs", "show", run["run_id"])
+    assert hist["evals"] and hist["evals"][-1]["metrics"]["accuracy"] > 0.9
