@@ -1,6 +1,7 @@
 """Run every benchmark side by side and print figures with their peers and ratios.
 
     make bench            (or: python -m bench [--quick])
+    python -m bench --only train [--quick]   (training figures: about 8 minutes, 3 with --quick)
 Results also go to bench/results/latest.json.
 """
 
@@ -12,6 +13,7 @@ import json
 import os
 import platform
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from rich.console import Console
@@ -23,20 +25,27 @@ from bench.protocol_bench import event_throughput, round_trip
 from bench.rows_bench import page_fetch
 from bench.startup_bench import startup
 from bench.tokenize_bench import encode_throughput, keystroke_latency, padding_costs
+from bench.train_bench import FULL, QUICK, train_bench
 from bench.ui_bench import ui_lag
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
-    parser.add_argument("--only", nargs="*", help="protocol, ui, rows, startup, tokenize, embed")
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        help="protocol, ui, rows, startup, tokenize, embed; train (not in the default set: "
+        "it takes minutes)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rounds = 2 if args.quick else 5
     want = set(args.only or ["protocol", "ui", "rows", "startup", "tokenize", "embed"])
     rows: list[dict[str, str]] = []
     before = load_note()
-    with temp_home() as home, running_engine(home):
+    engine_benches = {"protocol", "ui", "rows", "tokenize", "embed"}
+    with temp_home() as home, running_engine(home) if want & engine_benches else nullcontext():
         if "protocol" in want:
             rows += asyncio.run(round_trip(home, rounds=rounds))
             rows += asyncio.run(event_throughput(home, rounds=min(rounds, 3)))
@@ -53,6 +62,8 @@ def main() -> None:
             rows += asyncio.run(tsne_time(home, rounds=min(rounds, 3)))
     if "startup" in want:
         rows += startup(rounds=rounds)
+    if "train" in want:  # its own home, no engine: it drives the trainers in this process
+        rows += train_bench(QUICK if args.quick else FULL)
     table = Table(title="workbench benchmarks", title_justify="left")
     for col in ("figure", "value", "aim", "peer", "ratio"):
         table.add_column(col)
