@@ -135,7 +135,7 @@ def values_from_config(
     if arch is None:
         raise FormError(
             f"unknown architecture {arch_name!r}" if arch_name else "the file has no model.arch",
-            )
+        )
     values["model.arch"] = arch.name
     names = {s.name for s in arch.settings} | set(VECTOR_KEYS)
     for key, value in model.items():
