@@ -259,15 +259,17 @@ class BuilderScreen(WorkbenchScreen):
             "dataset",
             self._select([d.name for d in self.datasets], v["data.dataset"]),
         )
-        if arch.pretrained_tokenizer:
+        out += self._row(
+            "data.tokenizer",
+            "tokenizer",
+            self._select([t.name for t in self.tokenizers], v["data.tokenizer"]),
+        )
+        if arch.pretrained_tokenizer:  # the field stays: a custom folder needs its own one
             out.append(
-                Static(f"tokenizer: the model's own ({PRETRAINED_TOKENIZER})", classes="bd-note")
-            )
-        else:
-            out += self._row(
-                "data.tokenizer",
-                "tokenizer",
-                self._select([t.name for t in self.tokenizers], v["data.tokenizer"]),
+                Static(
+                    f"needs the model's own tokenizer ({PRETRAINED_TOKENIZER} for MiniLM)",
+                    classes="bd-note",
+                )
             )
         splits = self._splits(v["data.dataset"])
         out += self._row(
@@ -387,6 +389,9 @@ class BuilderScreen(WorkbenchScreen):
         self.values[key] = value
         if key == "model.arch":
             self.values.update(self._model_defaults(str(value), keep=self.values, was=was))
+            arch = self.arch
+            if arch is not None and arch.pretrained_tokenizer:  # ids must be the model's own
+                self.values["data.tokenizer"] = PRETRAINED_TOKENIZER
             await self.build_form()
         elif key == "data.dataset":
             splits = self._splits(str(value))

@@ -87,6 +87,17 @@ async def test_live_checks_switch_save_and_load(engine: RunningEngine, tmp_path:
         precision = screen.query_one("#f-train--precision", Select)
         assert {str(v) for _, v in precision._options} == {"fp32", "bf16"}  # CPU: no fp16
 
+        # a pretrained model takes its own tokenizer when chosen; others keep the one picked
+        screen.values["data.tokenizer"] = "other"
+        screen.query_one("#f-model--arch", Select).value = "bert-finetune"
+        await wait_for(pilot, lambda: bool(screen.query("#f-model--trainable_layers")))
+        await settle(pilot, screen)
+        assert screen.values["data.tokenizer"] == "minilm-wordpiece"
+        assert screen.plan is not None and screen.plan.problems == [] and screen.plan.frozen == 0
+        screen.query_one("#f-model--arch", Select).value = "transformer"
+        await wait_for(pilot, lambda: bool(screen.query("#f-model--d_model")))
+        await settle(pilot, screen)
+
         # save: the dialog keeps the form; the file is what `workbench train` reads
         saved = tmp_path / "cfg" / "mine.toml"
         await pilot.press("escape")
