@@ -31,7 +31,7 @@ run: $(VENV)/.base
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy engine/protocol.py
+	$(BIN)/mypy engine/protocol
 
 test: lint
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

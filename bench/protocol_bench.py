@@ -14,7 +14,7 @@ from pathlib import Path
 from bench.common import median, pct, row
 from engine import protocol as P
 from engine.paths import Home
-from workbench.client import EngineClient
+from workbench.engine.client import EngineClient
 
 
 async def _echo_server(path: Path) -> asyncio.AbstractServer:
@@ -31,7 +31,7 @@ async def _ours(client: EngineClient, n: int) -> list[float]:
     ping = P.Ping()
     for _ in range(n):
         t0 = time.perf_counter()
-        await client.call(ping)
+        await client.ask(ping)
         out.append(time.perf_counter() - t0)
     return out
 
@@ -52,7 +52,7 @@ async def _raw(path: Path, n: int) -> list[float]:
 async def settled(client: EngineClient) -> None:
     """Wait until the engine has finished loading torch (a one-off start-up cost)."""
     for _ in range(600):
-        st = await client.request(P.Status(), P.StatusResult)
+        st = await client.ask(P.Status())
         if st.device.kind != "unknown":
             return
         await asyncio.sleep(0.1)
@@ -111,8 +111,8 @@ async def _one_stream(client: EngineClient, rate: int, seconds: float) -> float:
         if any(isinstance(e, P.JobEnded) and e.job.job_id == job_id for e in events):
             done.set()
 
-    client.on_events = on_events
-    started = await client.request(P.StreamEvents(rate=rate, seconds=seconds), P.JobStarted)
+    client.subscribe(on_events)
+    started = await client.ask(P.StreamEvents(rate=rate, seconds=seconds))
     job_id = started.job_id
     await asyncio.wait_for(done.wait(), 120)
     return got / max(last - first, 1e-9)

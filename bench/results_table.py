@@ -3,8 +3,8 @@ Tomatoes and 20 Newsgroups, on the CPU.
 
     python -m bench.results_table [--quick] [--only ARCH ...] [--datasets rt 20ng]
 
-Each cell is one real engine run, in this process: a RunManager with the engine's own
-TrainingJobs (tokenizing, model building, the Trainer, checkpoints) on a throwaway home, the
+Each cell is one real engine run, in this process: the engine's own training service (tokenizing,
+model building, the Trainer, checkpoints) on a throwaway home, the
 configuration being examples/<arch>-*.toml with the per-dataset changes in SETTINGS. Training
 time is the run's wall clock (tokenizing and the per-epoch validation included). The run's best
 checkpoint (by validation accuracy, or perplexity for language models) is then scored once on
@@ -13,7 +13,7 @@ the test split, which no run ever sees before.
 Rotten Tomatoes uses its own train / validation / test splits. 20 Newsgroups has only the
 official train and test splits: 10% of train (stratified, seed 13) is held out for validation
 and the official test split is left untouched. features-logreg is fitted the way
-TrainingJobs._fit_features fits it (the engine's run path does not reach that method yet),
+the engine's run path fits it,
 on the train split, with no validation.
 
 --quick runs every cell on a small sample of each dataset with a few steps: a smoke check of
@@ -231,8 +231,8 @@ def prepare_datasets(datasets: Any, wanted: list[str], quick: bool, tmp: Path) -
     import pyarrow.parquet as pq
 
     from engine import protocol as P
-    from engine.data.errors import NullContext
-    from engine.data.splitting import VALIDATION, Fractions, assign_splits
+    from engine.core.errors import NullContext
+    from engine.datasets.splitting import VALIDATION, Fractions, assign_splits
 
     out: dict[str, str] = {}
     for name in wanted:
@@ -292,7 +292,7 @@ def prepare_datasets(datasets: Any, wanted: list[str], quick: bool, tmp: Path) -
 
 
 class _Job:
-    """What RunManager.submit returns and TrainingJobs reports progress to."""
+    """What the training service's submit returns and a run reports progress to."""
 
     id = "table"
 
@@ -304,22 +304,18 @@ class _Job:
 
 
 class Engine:
-    """The engine's datasets, tokenizers, runs and training jobs, with jobs run in this thread."""
+    """The engine's services as the engine builds them, with jobs run in this thread."""
 
     def __init__(self, home: Any) -> None:
-        from engine.datasets import DatasetService
-        from engine.runs import RunManager
-        from engine.store import Store
-        from engine.tokenize.registry import TokenizerService
-        from engine.train_job import TrainingJobs
+        from engine.core.events import EventBus
+        from engine.core.store import Store
+        from engine.wiring import build_services
 
         home.ensure()
         self.store = Store(home.db)
-        self.datasets = DatasetService(home, self.store)
-        self.tokenizers = TokenizerService(home, self.store, self.datasets.texts)
-        self.jobs = TrainingJobs(self.datasets, self.tokenizers)
-        self.manager = RunManager(home, self.store, self._submit, lambda _e: None, self.jobs)
-        self.jobs.manager = self.manager
+        services = build_services(home, self.store, EventBus(), self._submit)
+        self.datasets = services.datasets
+        self.training = services.training
 
     def _submit(self, kind: str, title: str, work: Any, lane: str = "") -> _Job:
         job = _Job()
@@ -330,10 +326,9 @@ class Engine:
 def run_cell(engine: Engine, arch: str, dataset: str, stored_as: str, quick: bool) -> Cell:
     import torch
 
-    from engine.models import registry
-    from engine.runs import RunConfig
-    from engine.tokenize.specials import pad_token
-    from engine.train.metrics import evaluate
+    from engine.models import service as registry
+    from engine.training.config import RunConfig
+    from engine.training.metrics import evaluate
 
     spec = registry.ARCHITECTURES[arch]
     cell = Cell(arch=arch, dataset=dataset, task=spec.task)
@@ -349,9 +344,9 @@ def run_cell(engine: Engine, arch: str, dataset: str, stored_as: str, quick: boo
     if spec.trained_by == "fit":
         return fit_cell(engine, cell, cfg, model_cfg, quick)
     started = time.perf_counter()
-    info = engine.manager.start(text)
+    info = engine.training.start(text)
     cell.train_seconds = time.perf_counter() - started
-    info = engine.manager.info(info.run_id)
+    info = engine.training.info(info.run_id)
     cell.message = info.message
     cell.steps = info.step
     if info.state != "finished":
@@ -369,16 +364,16 @@ def run_cell(engine: Engine, arch: str, dataset: str, stored_as: str, quick: boo
             best["step"],
         )
     # the best checkpoint (by the validation metric), scored once on the test split
-    run_dir = engine.manager.runs_dir / info.run_id
-    model, tok, names = engine.jobs._trained_model(cfg, run_dir)
+    trained = engine.training.trained(info.run_id)
+    model, tok, names = trained.model, trained.run.tokenizer, trained.run.labels
     model_max = getattr(model_cfg, "max_len", None)
     if model_max and cfg.max_length > model_max:
-        cfg.max_length = int(model_max)  # as TrainingJobs does
-    pad = pad_token(tok)
-    pad_id = pad[1] if pad is not None else 0
+        cfg.max_length = int(model_max)  # as the training job does
     train_cfg = config["train"]
     started = time.perf_counter()
-    test, _ = engine.jobs._examples(cfg, "test", spec.task, names or None, tok, pad_id)
+    test, _ = engine.training.work.examples(
+        cfg, "test", spec.task, names or None, tok, trained.run.pad_id
+    )
     result = evaluate(
         model,
         test,
@@ -388,7 +383,7 @@ def run_cell(engine: Engine, arch: str, dataset: str, stored_as: str, quick: boo
     )
     cell.test_seconds = time.perf_counter() - started
     cell.test_examples = result.examples
-    cell.train_examples = len(engine.datasets.get(cfg.dataset).texts(cfg.train_split))
+    cell.train_examples = len(engine.datasets.texts(cfg.dataset, cfg.train_split))
     cell.accuracy, cell.macro_f1, cell.perplexity = (
         result.accuracy,
         result.macro_f1,
@@ -398,12 +393,12 @@ def run_cell(engine: Engine, arch: str, dataset: str, stored_as: str, quick: boo
 
 
 def fit_cell(engine: Engine, cell: Cell, cfg: Any, model_cfg: Any, quick: bool) -> Cell:
-    """features-logreg as TrainingJobs._fit_features fits it, then scored on the test split."""
-    from engine.models import registry
-    from engine.train.metrics import classification_scores
+    """features-logreg fitted as the engine's run path fits it, then scored on the test split."""
+    from engine.models import service as registry
+    from engine.training.metrics import classification_scores
 
     started = time.perf_counter()
-    texts, y, names = engine.jobs._labelled(cfg, cfg.train_split, None)
+    texts, y, names = engine.training.work.labelled(cfg, cfg.train_split, None)
     model = registry.build_model(
         cfg.arch, model_cfg, vocab_size=1, num_classes=len(names), pad_id=0
     )
@@ -416,7 +411,7 @@ def fit_cell(engine: Engine, cell: Cell, cfg: Any, model_cfg: Any, quick: bool) 
         + f", train accuracy {report.train_accuracy:.3f}"
     )
     started = time.perf_counter()
-    test_texts, test_y, _ = engine.jobs._labelled(cfg, "test", names)
+    test_texts, test_y, _ = engine.training.work.labelled(cfg, "test", names)
     scores = classification_scores(test_y, model.predict(test_texts), len(names), names)
     cell.test_seconds = time.perf_counter() - started
     cell.test_examples = len(test_texts)
@@ -526,7 +521,7 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from engine.models import registry
+    from engine.models import service as registry
 
     archs = args.only or list(registry.ARCHITECTURES)
     unknown = [a for a in archs if a not in SETTINGS]
@@ -570,7 +565,7 @@ def main() -> None:
                     flush=True,
                 )
                 _write(cells, header, datasets, started, suffix, partial=True)
-        engine.store.close()
+        engine.core.store.close()
     _write(cells, header, datasets, started, suffix, partial=False)
     print((RESULTS / f"table{suffix}.md").read_text(encoding="utf-8"))
 

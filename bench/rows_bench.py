@@ -13,9 +13,9 @@ from pathlib import Path
 
 from bench.common import pct, row
 from engine import protocol as P
-from engine.data.stored import StoredDataset
+from engine.datasets.stored import StoredDataset
 from engine.paths import Home
-from workbench.client import EngineClient
+from workbench.engine.client import EngineClient
 
 N_ROWS = 100_000
 WORDS = "the a film movie great awful plot actor scene story boring brilliant slow fast".split()
@@ -33,12 +33,11 @@ def make_csv(path: Path, n: int = N_ROWS, seed: int = 0) -> Path:
 
 async def _import(client: EngineClient, csv: Path, name: str) -> None:
     done = asyncio.Event()
-    client.on_events = lambda evs, _: (
-        done.set() if any(isinstance(e, P.JobEnded) for e in evs) else None
+    client.subscribe(
+        lambda evs, _: done.set() if any(isinstance(e, P.JobEnded) for e in evs) else None
     )
-    await client.request(
-        P.DatasetImport(source=str(csv), name=name, text_column="text", label_column="label"),
-        P.JobStarted,
+    await client.ask(
+        P.DatasetImport(source=str(csv), name=name, text_column="text", label_column="label")
     )
     await asyncio.wait_for(done.wait(), 300)
 
@@ -51,9 +50,7 @@ async def page_fetch(home: Home, n: int = 300) -> list[dict[str, str]]:
     local = StoredDataset.open(home.datasets_dir / "rows100k")
     out = []
     for label, search in [("unfiltered", ""), ("filtered by substring", "brilliant")]:
-        first = await client.request(
-            P.DatasetRows(name="rows100k", search=search, limit=1), P.RowsPage
-        )
+        first = await client.ask(P.DatasetRows(name="rows100k", search=search, limit=1))
         pages = max(first.total // 100, 1)
         rng = random.Random(1)
         ours, direct = [], []
@@ -61,7 +58,7 @@ async def page_fetch(home: Home, n: int = 300) -> list[dict[str, str]]:
             offset = rng.randrange(pages) * 100
             call = P.DatasetRows(name="rows100k", offset=offset, limit=100, search=search)
             t0 = time.perf_counter()
-            await client.call(call)
+            await client.ask(call)
             ours.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             local.rows(call)

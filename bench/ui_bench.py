@@ -26,7 +26,7 @@ async def _measure(app: WorkbenchApp, seconds: float, stream_rate: int) -> tuple
 
     events_before = app.link.state.events
     if stream_rate:
-        await app.link.call(P.StreamEvents(rate=stream_rate, seconds=seconds + 0.5))
+        await app.link.ask(P.StreamEvents(rate=stream_rate, seconds=seconds + 0.5))
     await asyncio.sleep(0.3)
     last[0] = time.perf_counter()
     timer = app.set_interval(0.010, tick)

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     # OpenMP threads that spin-wait between ops starve each other on a shared machine (a
     # MiniLM step took 5 s instead of 0.8 s beside one busy neighbour); sleeping costs little
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from engine.server import Engine  # after the lock: a refused engine loads nothing
+    from engine.wiring import Engine  # after the lock: a refused engine loads nothing
 
     async def run() -> None:
         engine = Engine(home)

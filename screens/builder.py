@@ -11,6 +11,7 @@ asks for the latest form until it has caught up.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,7 +28,7 @@ from textual.widgets import Checkbox, Input, Label, Select, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from engine import protocol as P
-from workbench.client import EngineError
+from workbench.engine.client import EngineError
 from workbench.run_form import (
     NO_SPLIT,
     FormError,
@@ -123,6 +124,10 @@ class BuilderScreen(WorkbenchScreen):
 
     # ------------------------------------------------------------- layout
 
+    @classmethod
+    def help_sections(cls) -> list[tuple[str, Iterable[object]]]:
+        return [("file path dialogs", PathDialog.BINDINGS)]
+
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="bd-body"):
             with Vertical(id="bd-left"):
@@ -138,9 +143,10 @@ class BuilderScreen(WorkbenchScreen):
 
     def on_mount(self) -> None:
         self.query_one("#bd-layers", Tree).display = False
-        self.wb.engine_ready.subscribe(self, lambda _: self.load_choices())
+        self.shell.subscribe_ready(self, lambda _: self.load_choices())
+        self.shell.subscribe_catalog(self, self._catalog_refreshed)
         self.set_interval(0.1, self._maybe_plan)
-        if self.wb.connected:
+        if self.shell.connected:
             self.load_choices()
 
     @property
@@ -154,27 +160,37 @@ class BuilderScreen(WorkbenchScreen):
 
     @work(exclusive=True, group="bd-choices", exit_on_error=False)
     async def load_choices(self) -> None:
-        link = self.wb.link
+        catalog = self.shell.catalog
         try:
-            schema, datasets, tokenizers, vectors = await asyncio.gather(
-                link.request(P.RunSchema(), P.RunSchemaResult),
-                link.request(P.DatasetList(), P.DatasetListResult),
-                link.request(P.TokenizerList(), P.TokenizerListResult),
-                link.request(P.VectorSources(), P.VectorSourcesResult),
+            schema, _ = await asyncio.gather(
+                self.shell.ask(P.RunSchema()),
+                catalog.refresh(("datasets", "tokenizers", "vectors")),
             )
         except EngineError as exc:
             self.query_one("#bd-summary", Static).update(Text(str(exc), style="red"))
             return
         first = self.schema is None
         self.schema = schema
-        self.datasets = [d for d in datasets.datasets if d.available]
-        self.tokenizers = [t for t in tokenizers.tokenizers if t.available]
-        self.vector_sources = [
-            s.name for s in vectors.sources if s.kind == "static" and s.available
-        ]
+        self._take_choices()
         if first or not self.values:
             self.values = self.default_values()
         await self.build_form()
+
+    def _take_choices(self) -> bool:
+        """The catalog's current lists as this form's choices; whether any changed."""
+        catalog = self.shell.catalog
+        before = (self.datasets, self.tokenizers, self.vector_sources)
+        self.datasets = [d for d in catalog.datasets if d.available]
+        self.tokenizers = [t for t in catalog.tokenizers if t.available]
+        self.vector_sources = catalog.static_vectors()
+        return before != (self.datasets, self.tokenizers, self.vector_sources)
+
+    async def _catalog_refreshed(self, kind: str) -> None:
+        """A dataset, tokenizer or vector source came or went: the choices follow."""
+        if self.schema is None or kind not in ("datasets", "tokenizers", "vectors"):
+            return
+        if self._take_choices():
+            await self.build_form()
 
     def default_values(self, arch_name: str = DEFAULT_ARCH) -> dict[str, Any]:
         assert self.schema is not None
@@ -409,7 +425,7 @@ class BuilderScreen(WorkbenchScreen):
         self._caught_up.clear()
 
     def _maybe_plan(self) -> None:
-        if self._dirty and not self._planning and self.schema is not None and self.wb.connected:
+        if self._dirty and not self._planning and self.schema is not None and self.shell.connected:
             self._planning = True
             self.ask_plan()
 
@@ -424,7 +440,7 @@ class BuilderScreen(WorkbenchScreen):
                     break
                 toml = self.toml()
                 try:
-                    plan = await self.wb.link.request(P.RunPlan(config_toml=toml), P.RunPlanResult)
+                    plan = await self.shell.ask(P.RunPlan(config_toml=toml))
                 except EngineError as exc:
                     plan = P.RunPlanResult(problems=[P.FieldProblem("", exc.message, exc.hint)])
                 if not self._dirty:  # else a newer form is on its way: show that one
@@ -702,15 +718,9 @@ class BuilderScreen(WorkbenchScreen):
             return
         config = self.config()
         try:
-            res = await self.wb.link.request(
-                P.RunStart(config_toml=to_toml(config), name=config["name"]), P.RunResult
-            )
+            res = await self.shell.ask(P.RunStart(config_toml=to_toml(config), name=config["name"]))
         except EngineError as exc:
             self.notify(str(exc), title="not started", severity="error", timeout=10)
             return
         self.notify(f"started {res.run.name} ({res.run.run_id})")
-        await self.app.switch_mode("training")
-        screen = self.app.screen
-        if hasattr(screen, "load_runs"):
-            screen.selected = res.run.run_id  # type: ignore[attr-defined]
-            screen.load_runs()
+        self.shell.navigate("training", run_id=res.run.run_id)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import on, work
@@ -19,10 +18,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Select, Static
 
 from engine import protocol as P
-from workbench.client import EngineError
-
-if TYPE_CHECKING:
-    from workbench.app import WorkbenchApp
+from workbench.engine.client import EngineError
+from workbench.shell import ShellUser
 
 NO_LABEL = "(no label)"
 
@@ -34,7 +31,7 @@ def default_name(source: str) -> str:
     return name[:64]
 
 
-class ImportScreen(ModalScreen[str | None]):
+class ImportScreen(ShellUser, ModalScreen[str | None]):
     BINDINGS = [
         Binding("escape", "close", "Cancel / close", id="import.close"),
         Binding("ctrl+o", "preview", "Preview", id="import.preview"),
@@ -61,10 +58,6 @@ class ImportScreen(ModalScreen[str | None]):
         self.job_id: str | None = None
         self.outcome: str = ""
 
-    @property
-    def wb(self) -> WorkbenchApp:
-        return cast("WorkbenchApp", self.app)
-
     def compose(self) -> ComposeResult:
         with Vertical(id="import-box"):
             yield Label("[b]Import a dataset[/b]  enter previews · ctrl+s imports · esc closes")
@@ -90,7 +83,7 @@ class ImportScreen(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self.query_one("#import-progress").display = False
         self.query_one("#import-source", Input).focus()
-        self.wb.engine_event.subscribe(self, self._engine_event)
+        self.shell.subscribe(self, P.JobEnded, self._job_ended)
         self.set_interval(0.2, self._show_progress)
 
     def _say(self, message: str | Text, style: str = "") -> None:
@@ -118,7 +111,7 @@ class ImportScreen(ModalScreen[str | None]):
     async def load_preview(self, source: str) -> None:
         self._say(f"reading {source}…", "dim")
         try:
-            res = await self.wb.link.request(P.DatasetPreview(source=source), P.PreviewResult)
+            res = await self.shell.ask(P.DatasetPreview(source=source))
         except EngineError as exc:
             self.preview_info = None
             self.query_one("#import-preview", DataTable).clear(columns=True)
@@ -179,7 +172,7 @@ class ImportScreen(ModalScreen[str | None]):
     @work(exclusive=True, group="import-start", exit_on_error=False)
     async def start_import(self, call: P.DatasetImport) -> None:
         try:
-            started = await self.wb.link.request(call, P.JobStarted)
+            started = await self.shell.ask(call)
         except EngineError as exc:
             self._say_error(exc)
             return
@@ -192,14 +185,14 @@ class ImportScreen(ModalScreen[str | None]):
     def _show_progress(self) -> None:
         if self.job_id is None:
             return
-        job = self.wb.link.state.jobs.get(self.job_id)
+        job = self.shell.link_state.jobs.get(self.job_id)
         if job is not None and job.total > 0:
             self.query_one("#import-progress", ProgressBar).update(
                 total=job.total, progress=job.done
             )
 
-    def _engine_event(self, event: P.Event) -> None:
-        if not isinstance(event, P.JobEnded) or event.job.job_id != self.job_id:
+    def _job_ended(self, event: P.JobEnded) -> None:
+        if event.job.job_id != self.job_id:
             return
         self.job_id = None
         self.query_one("#import-progress").display = False
@@ -218,6 +211,6 @@ class ImportScreen(ModalScreen[str | None]):
     async def cancel_import(self, job_id: str) -> None:
         self._say("cancelling…", "yellow")
         try:
-            await self.wb.link.request(P.Cancel(job_id=job_id), P.Ok)
+            await self.shell.ask(P.Cancel(job_id=job_id))
         except EngineError as exc:
             self._say_error(exc)

@@ -7,6 +7,7 @@ the current dataset's summary, never the data itself.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, cast
 
@@ -24,7 +25,7 @@ from engine import protocol as P
 
 if TYPE_CHECKING:
     from textual_plotext import PlotextPlot
-from workbench.client import EngineError
+from workbench.engine.client import EngineError
 from workbench.widgets.base import WorkbenchScreen
 from workbench.widgets.row_table import RowTable
 
@@ -125,6 +126,12 @@ class DatasetsScreen(WorkbenchScreen):
 
     # ------------------------------------------------------------- layout
 
+    @classmethod
+    def help_sections(cls) -> list[tuple[str, Iterable[object]]]:
+        from screens.dataset_import import ImportScreen
+
+        return [("rows table", RowTable.BINDINGS), ("import", ImportScreen.BINDINGS)]
+
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="ds-body"):
             with Vertical(id="ds-side"):
@@ -172,10 +179,10 @@ class DatasetsScreen(WorkbenchScreen):
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._mount_plot)
-        self.wb.engine_ready.subscribe(self, self._engine_ready)
-        self.wb.engine_event.subscribe(self, self._engine_event)
+        self.shell.subscribe_ready(self, self._engine_ready)
+        self.shell.subscribe(self, P.CatalogChanged, self._catalog_changed)
         self._show_filter()
-        if self.wb.connected:
+        if self.shell.connected:
             self.load_list()
 
     # ------------------------------------------------------------- engine
@@ -183,14 +190,14 @@ class DatasetsScreen(WorkbenchScreen):
     def _engine_ready(self, restarted: bool) -> None:
         self.load_list()
 
-    def _engine_event(self, event: P.Event) -> None:
-        if isinstance(event, P.DatasetsChanged):
+    def _catalog_changed(self, event: P.CatalogChanged) -> None:
+        if event.kind == "datasets":
             self.load_list(select=None)
 
     @work(exclusive=True, group="ds-list", exit_on_error=False)
     async def load_list(self, select: str | None = None) -> None:
         try:
-            res = await self.wb.link.request(P.DatasetList(), P.DatasetListResult)
+            res = await self.shell.ask(P.DatasetList())
         except EngineError as exc:
             self.query_one("#ds-info", Static).update(Text(str(exc), style="red"))
             return
@@ -232,7 +239,7 @@ class DatasetsScreen(WorkbenchScreen):
             return
         panel.update(Text(f"opening {name}…", style="dim"))
         try:
-            res = await self.wb.link.request(P.DatasetOpen(name=name), P.DatasetResult)
+            res = await self.shell.ask(P.DatasetOpen(name=name))
         except EngineError as exc:
             panel.update(Text(str(exc), style="red"))
             return
@@ -280,7 +287,7 @@ class DatasetsScreen(WorkbenchScreen):
                 label=f.label,
                 split=f.split,
             )
-            return await self.wb.link.request(call, P.RowsPage, timeout=30)
+            return await self.shell.ask(call, timeout=30)
 
         table.reset(fetch)
         self.query_one("#row-text", Static).update("")
@@ -326,7 +333,7 @@ class DatasetsScreen(WorkbenchScreen):
         if d is None:
             return
         try:
-            res = await self.wb.link.request(P.DatasetRow(name=d.name, index=index), P.RowResult)
+            res = await self.shell.ask(P.DatasetRow(name=d.name, index=index))
         except EngineError as exc:
             self.query_one("#row-text", Static).update(Text(str(exc), style="red"))
             return
@@ -365,7 +372,7 @@ class DatasetsScreen(WorkbenchScreen):
             return
         try:
             call = P.DatasetStats(name=d.name, split=self.filter.split, bins=30)
-            self.stats = await self.wb.link.request(call, P.StatsResult)
+            self.stats = await self.shell.ask(call)
         except EngineError as exc:
             self.query_one("#label-bars", Static).update(Text(str(exc), style="red"))
             return
@@ -496,7 +503,7 @@ class DatasetsScreen(WorkbenchScreen):
         try:
             call = self._split_call()
             self._show_split_opts(Text("splitting…", style="dim"))
-            res = await self.wb.link.request(call, P.SplitResult)
+            res = await self.shell.ask(call)
         except EngineError as exc:
             self._show_split_opts(Text(str(exc), style="bold red"))
             return
@@ -514,7 +521,7 @@ class DatasetsScreen(WorkbenchScreen):
         if res.note:
             summary.append(f"\n{res.note}", style="yellow")
         self._show_split_opts(summary)
-        info = await self.wb.link.request(P.DatasetShow(name=self.current.name), P.DatasetResult)
+        info = await self.shell.ask(P.DatasetShow(name=self.current.name))
         self.current = info.dataset
         self._show_info()
         self._reload_rows()
@@ -530,9 +537,7 @@ class DatasetsScreen(WorkbenchScreen):
         report = self.query_one("#report", Static)
         report.update(Text("looking for duplicates…", style="dim"))
         try:
-            res = await self.wb.link.request(
-                P.DatasetReport(name=self.current.name, limit=8), P.ReportResult
-            )
+            res = await self.shell.ask(P.DatasetReport(name=self.current.name, limit=8))
         except EngineError as exc:
             report.update(Text(str(exc), style="red"))
             return

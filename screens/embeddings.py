@@ -19,7 +19,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, ProgressBar, Static, TabbedContent, TabPane, TextArea
 
 from engine import protocol as P
-from workbench.client import EngineError
+from workbench.engine.client import EngineError
 from workbench.widgets.base import WorkbenchScreen
 
 if TYPE_CHECKING:
@@ -170,11 +170,12 @@ class EmbeddingsScreen(WorkbenchScreen):
     def on_mount(self) -> None:
         self.query_one("#proj-progress").display = False
         self.call_after_refresh(self._mount_plot)
-        self.wb.engine_ready.subscribe(self, lambda _: self.load_sources())
-        self.wb.engine_event.subscribe(self, self._engine_event)
+        self.shell.subscribe_ready(self, lambda _: self.load_sources())
+        self.shell.subscribe(self, P.JobEnded, self._job_ended)
+        self.shell.subscribe(self, P.CatalogChanged, self._catalog_changed)
         self.set_interval(0.25, self._show_progress)
         self._show_opts()
-        if self.wb.connected:
+        if self.shell.connected:
             self.load_sources()
 
     def _mount_plot(self) -> None:
@@ -200,8 +201,12 @@ class EmbeddingsScreen(WorkbenchScreen):
 
     # ------------------------------------------------------------- engine
 
-    def _engine_event(self, event: P.Event) -> None:
-        if isinstance(event, P.JobEnded) and event.job.job_id == self.job_id:
+    def _catalog_changed(self, event: P.CatalogChanged) -> None:
+        if event.kind == "vectors":
+            self.load_sources()
+
+    def _job_ended(self, event: P.JobEnded) -> None:
+        if event.job.job_id == self.job_id:
             self.job_id = None
             self.query_one("#proj-progress").display = False
             if event.error is not None:
@@ -213,7 +218,7 @@ class EmbeddingsScreen(WorkbenchScreen):
     @work(exclusive=True, group="emb-sources", exit_on_error=False)
     async def load_sources(self) -> None:
         try:
-            res = await self.wb.link.request(P.VectorSources(), P.VectorSourcesResult)
+            res = await self.shell.ask(P.VectorSources())
         except EngineError as exc:
             self.notify(str(exc), severity="error")
             return
@@ -242,10 +247,7 @@ class EmbeddingsScreen(WorkbenchScreen):
         if not query:
             return
         names = [self.source] + ([self.compare] if self.compare else [])
-        calls = [
-            self.wb.link.request(P.Neighbours(query=query, source=n, k=self.k), P.NeighboursResult)
-            for n in names
-        ]
+        calls = [self.shell.ask(P.Neighbours(query=query, source=n, k=self.k)) for n in names]
         answers = await asyncio.gather(*calls, return_exceptions=True)
         width = max((self.query_one("#near-row").size.width or 76) // len(names), 30)
         for slot, name, res in zip(("#near-a", "#near-b"), names, answers, strict=False):
@@ -270,12 +272,10 @@ class EmbeddingsScreen(WorkbenchScreen):
         sentences = self._sentences()
         view.update(Text("running MiniLM…", style="dim"))
         try:
-            ctx = await self.wb.link.request(
-                P.ContextSimilarity(word=word, sentences=sentences), P.ContextResult, timeout=300
+            ctx = await self.shell.ask(
+                P.ContextSimilarity(word=word, sentences=sentences), timeout=300
             )
-            sims = await self.wb.link.request(
-                P.SentenceSimilarity(sentences=sentences), P.SentenceSimilarityResult, timeout=300
-            )
+            sims = await self.shell.ask(P.SentenceSimilarity(sentences=sentences), timeout=300)
         except EngineError as exc:
             view.update(Text(str(exc), style="red"))
             return
@@ -319,7 +319,7 @@ class EmbeddingsScreen(WorkbenchScreen):
     @work(exclusive=True, group="emb-project", exit_on_error=False)
     async def start_projection(self, call: P.Project) -> None:
         try:
-            started = await self.wb.link.request(call, P.JobStarted)
+            started = await self.shell.ask(call)
         except EngineError as exc:
             self._note(Text(str(exc), style="red"))
             return
@@ -330,7 +330,7 @@ class EmbeddingsScreen(WorkbenchScreen):
         self._note(Text(f"{call.method} running…", style="dim"))
 
     def _show_progress(self) -> None:
-        job = self.wb.link.state.jobs.get(self.job_id or "")
+        job = self.shell.link_state.jobs.get(self.job_id or "")
         if job is not None and job.total > 0:
             self.query_one("#proj-progress", ProgressBar).update(total=job.total, progress=job.done)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -22,10 +22,8 @@ from textual.widgets import (
 )
 
 from engine import protocol as P
-from workbench.client import EngineError
-
-if TYPE_CHECKING:
-    from workbench.app import WorkbenchApp
+from workbench.engine.client import EngineError
+from workbench.shell import ShellUser
 
 DIALOG_CSS = """
 {name} {{ align: center middle; }}
@@ -88,7 +86,7 @@ class TokenizerPicker(ModalScreen[list[str] | None]):
         self.dismiss(None)
 
 
-class _JobDialog(ModalScreen[str | None]):
+class _JobDialog(ShellUser, ModalScreen[str | None]):
     """A form whose submit starts an engine job, shows its progress, and closes when done."""
 
     def __init__(self) -> None:
@@ -96,13 +94,9 @@ class _JobDialog(ModalScreen[str | None]):
         self.job_id: str | None = None
         self.name_wanted = ""
 
-    @property
-    def wb(self) -> WorkbenchApp:
-        return cast("WorkbenchApp", self.app)
-
     def on_mount(self) -> None:
         self.query_one(ProgressBar).display = False
-        self.wb.engine_event.subscribe(self, self._engine_event)
+        self.shell.subscribe(self, P.JobEnded, self._job_ended)
         self.set_interval(0.2, self._show_progress)
 
     def say(self, message: str | Text, style: str = "") -> None:
@@ -123,12 +117,12 @@ class _JobDialog(ModalScreen[str | None]):
         self.say("working… (escape cancels)", "dim")
 
     def _show_progress(self) -> None:
-        job = self.wb.link.state.jobs.get(self.job_id or "")
+        job = self.shell.link_state.jobs.get(self.job_id or "")
         if job is not None and job.total > 0:
             self.query_one(ProgressBar).update(total=job.total, progress=job.done)
 
-    def _engine_event(self, event: P.Event) -> None:
-        if not isinstance(event, P.JobEnded) or event.job.job_id != self.job_id:
+    def _job_ended(self, event: P.JobEnded) -> None:
+        if event.job.job_id != self.job_id:
             return
         self.job_id = None
         self.query_one(ProgressBar).display = False
@@ -147,7 +141,7 @@ class _JobDialog(ModalScreen[str | None]):
     async def cancel_job(self, job_id: str) -> None:
         self.say("cancelling…", "yellow")
         try:
-            await self.wb.link.request(P.Cancel(job_id=job_id), P.Ok)
+            await self.shell.ask(P.Cancel(job_id=job_id))
         except EngineError as exc:
             self.say_error(exc)
 
@@ -255,7 +249,7 @@ class TrainTokenizerScreen(_JobDialog):
     @work(exclusive=True, group="train-start", exit_on_error=False)
     async def start(self, call: P.TokenizerTrain) -> None:
         try:
-            job = await self.wb.link.request(call, P.JobStarted)
+            job = await self.shell.ask(call)
         except EngineError as exc:
             self.say_error(exc)
             return
@@ -292,7 +286,7 @@ class AddTokenizerScreen(_JobDialog):
     @work(exclusive=True, group="add-start", exit_on_error=False)
     async def add(self, name: str, path: str) -> None:
         try:
-            await self.wb.link.request(P.TokenizerAdd(name=name, path=path), P.TokenizerResult)
+            await self.shell.ask(P.TokenizerAdd(name=name, path=path))
         except EngineError as exc:
             self.say_error(exc)
             return

@@ -21,7 +21,7 @@ from textual.widgets import Input, Label, OptionList, ProgressBar, Static, Tabbe
 from textual.widgets.option_list import Option
 
 from engine import protocol as P
-from workbench.client import EngineError
+from workbench.engine.client import EngineError
 from workbench.widgets.base import WorkbenchScreen
 from workbench.widgets.series import downsample, ema, eta_seconds, finite, fmt_duration
 
@@ -101,12 +101,14 @@ class TrainingScreen(WorkbenchScreen):
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._mount_plot)
-        self.wb.engine_ready.subscribe(self, lambda _: self.load_runs())
-        self.wb.engine_event.subscribe(self, self._engine_event)
-        self.wb.link.on_run_metrics = self._on_metrics
+        self.shell.subscribe_ready(self, lambda _: self.load_runs())
+        self.shell.subscribe(self, P.RunUpdate, self._run_update)
+        self.shell.subscribe(self, P.RunEval, self._run_eval)
+        # live points: appended in place at once, drawn by the timer
+        self.shell.subscribe(self, P.RunMetrics, self._on_metrics, immediate=True)
         self.set_interval(0.5, self._redraw)
         self._show_opts()
-        if self.wb.connected:
+        if self.shell.connected:
             self.load_runs()
 
     def _mount_plot(self) -> None:
@@ -120,7 +122,7 @@ class TrainingScreen(WorkbenchScreen):
     @work(exclusive=True, group="tr-runs", exit_on_error=False)
     async def load_runs(self) -> None:
         try:
-            res = await self.wb.link.request(P.RunList(), P.RunListResult)
+            res = await self.shell.ask(P.RunList())
         except EngineError as exc:
             self._message(Text(str(exc), style="red"))
             return
@@ -161,7 +163,7 @@ class TrainingScreen(WorkbenchScreen):
     @work(exclusive=True, group="tr-history", exit_on_error=False)
     async def load_history(self, run_id: str) -> None:
         try:
-            hist = await self.wb.link.request(P.RunShow(run_id=run_id), P.RunHistory)
+            hist = await self.shell.ask(P.RunShow(run_id=run_id))
         except EngineError as exc:
             self._message(Text(str(exc), style="red"))
             return
@@ -173,9 +175,9 @@ class TrainingScreen(WorkbenchScreen):
         self._dirty = True
         self._show_confusion()
 
-    def _on_metrics(self, points: list[P.MetricPoint]) -> None:
-        """Called by the link for every batch of live points: append in place, no redraw."""
-        for p in points:
+    def _on_metrics(self, event: P.RunMetrics) -> None:
+        """Every batch of live points: appended in place, no redraw."""
+        for p in event.points:
             series = self.series.get(p.run_id)
             if series is None:
                 continue  # history not loaded yet: it will include this point
@@ -184,18 +186,25 @@ class TrainingScreen(WorkbenchScreen):
             self.times.setdefault(p.run_id, {})[p.step] = p.time
         self._dirty = True
 
-    def _engine_event(self, event: P.Event) -> None:
-        if isinstance(event, P.RunUpdate):
-            old = self.runs.get(event.run.run_id)
-            self.runs[event.run.run_id] = event.run
-            if old is None or old.state != event.run.state or old.best != event.run.best:
-                self._fill_list()
-                self._announce(old, event.run)
-            self._dirty = True
-        elif isinstance(event, P.RunEval):
-            self.evals.setdefault(event.run_id, []).append(event.report)
-            if event.run_id == self.selected:
-                self._show_confusion()
+    def _run_update(self, event: P.RunUpdate) -> None:
+        old = self.runs.get(event.run.run_id)
+        self.runs[event.run.run_id] = event.run
+        if old is None or old.state != event.run.state or old.best != event.run.best:
+            self._fill_list()
+            self._announce(old, event.run)
+        self._dirty = True
+
+    def _run_eval(self, event: P.RunEval) -> None:
+        self.evals.setdefault(event.run_id, []).append(event.report)
+        if event.run_id == self.selected:
+            self._show_confusion()
+
+    def arrive(self, **params: object) -> None:
+        """Sent here to watch a run (the builder after ctrl+t): select it."""
+        run_id = params.get("run_id")
+        if isinstance(run_id, str):
+            self.selected = run_id
+            self.load_runs()
 
     def _announce(self, old: P.RunInfo | None, run: P.RunInfo) -> None:
         if old is None or old.state == run.state:
@@ -269,7 +278,7 @@ class TrainingScreen(WorkbenchScreen):
         lr, sps, tps = self._last("lr"), self._last("samples_per_s"), self._last("tokens_per_s")
         steps_s = self._last("steps_per_s")
         eta = eta_seconds(run.step, run.total_steps, steps_s or 0.0)
-        dev = self.wb.link.state.device
+        dev = self.shell.link_state.device
         mem = f"{dev.memory_used / 2**30:.1f}/{dev.memory_total / 2**30:.1f}G" if dev else "-"
         util = f" {dev.utilisation:.0f}%" if dev and dev.utilisation is not None else ""
         text = Text.assemble(
@@ -362,9 +371,8 @@ class TrainingScreen(WorkbenchScreen):
         if self.selected is None:
             return
         try:
-            res = await self.wb.link.request(
-                P.RunControl(run_id=self.selected, action=action, lr=lr),
-                P.RunResult,  # type: ignore[arg-type]
+            res = await self.shell.ask(
+                P.RunControl(run_id=self.selected, action=action, lr=lr)  # type: ignore[arg-type]
             )
         except EngineError as exc:
             self.notify(str(exc), severity="error")
@@ -402,7 +410,7 @@ class TrainingScreen(WorkbenchScreen):
         if self.selected is None:
             return
         try:
-            res = await self.wb.link.request(P.RunResume(run_id=self.selected), P.RunResult)
+            res = await self.shell.ask(P.RunResume(run_id=self.selected))
         except EngineError as exc:
             self.notify(str(exc), severity="error")
             return
@@ -442,7 +450,7 @@ class TrainingScreen(WorkbenchScreen):
     @work(group="tr-overlay", exit_on_error=False)
     async def load_overlay(self, run_id: str) -> None:
         try:
-            hist = await self.wb.link.request(P.RunShow(run_id=run_id), P.RunHistory)
+            hist = await self.shell.ask(P.RunShow(run_id=run_id))
         except EngineError:
             return
         self.series[run_id] = {k: list(v) for k, v in hist.series.items()}

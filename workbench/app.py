@@ -1,4 +1,5 @@
-"""The workbench app: screens as modes, global keys, the link to the engine.
+"""The workbench app: screens as modes, global keys, the link to the engine; the Shell its
+screens use (workbench.shell).
 
 Never imports torch: all heavy work happens in the engine process.
 """
@@ -6,30 +7,36 @@ Never imports torch: all heavy work happens in the engine process.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.signal import Signal
 
 from engine import protocol as P
-from engine.paths import Home, resolve_home
+from engine.paths import Home
 from screens.builder import BuilderScreen
 from screens.datasets import DatasetsScreen
 from screens.embeddings import EmbeddingsScreen
-from screens.tokenizer import TokenizerScreen
+from screens.tokenizers import TokenizerScreen
 from screens.training import TrainingScreen
+from workbench.engine.catalog import Catalog
+from workbench.engine.endpoint import Endpoint, endpoint_for
+from workbench.engine.link import EngineLink, LinkState
 from workbench.keys import keymap_path, load_keymap
-from workbench.link import EngineLink
+from workbench.widgets.base import WorkbenchScreen
 from workbench.widgets.help import HelpScreen, binding_rows
-from workbench.widgets.path_dialog import PathDialog
-from workbench.widgets.row_table import RowTable
+
+R = TypeVar("R")
+E = TypeVar("E")
 
 # (mode, number key, title, screen class). Later screens join here as they land.
-SCREENS: list[tuple[str, str, str, type[Screen[None]]]] = [
+SCREENS: list[tuple[str, str, str, type[WorkbenchScreen]]] = [
     ("datasets", "1", "Datasets", DatasetsScreen),
-    ("tokenizer", "2", "Tokenizers", TokenizerScreen),
+    ("tokenizers", "2", "Tokenizers", TokenizerScreen),
     ("embeddings", "3", "Embeddings", EmbeddingsScreen),
     ("builder", "4", "Model", BuilderScreen),
     ("training", "5", "Training", TrainingScreen),
@@ -52,17 +59,18 @@ class WorkbenchApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_anywhere"),
     ]
 
-    def __init__(self, home: Home | None = None) -> None:
+    def __init__(self, endpoint: Endpoint | Home | None = None) -> None:
         super().__init__()
-        self.home = home or resolve_home()
+        self.endpoint = endpoint if isinstance(endpoint, Endpoint) else endpoint_for(endpoint)
         self.engine_ready: Signal[bool] = Signal(self, "engine-ready")
-        self.engine_event: Signal[P.Event] = Signal(self, "engine-event")
+        self.catalog_refreshed: Signal[str] = Signal(self, "catalog-refreshed")
+        self._signals: dict[type, Signal[Any]] = {}
         self.link = EngineLink(
-            self.home,
-            on_ready=self._on_engine_ready,
-            on_event=self.engine_event.publish,
-            on_lost=self._on_engine_lost,
+            self.endpoint, on_ready=self._on_engine_ready, on_lost=self._on_engine_lost
         )
+        self._catalog = Catalog(self.link.ask)
+        self._catalog.listen(self.catalog_refreshed.publish)
+        self.link.subscribe(P.CatalogChanged, self._catalog.changed)
         self.keymap, self._keymap_problem = load_keymap()
 
     def on_mount(self) -> None:
@@ -85,20 +93,62 @@ class WorkbenchApp(App[int]):
                 severity="warning",
                 timeout=8,
             )
+        self.run_worker(self._catalog.refresh(), group="catalog", exit_on_error=False)
         self.engine_ready.publish(restarted)
 
     def _on_engine_lost(self, reason: str) -> None:
         self.notify(f"{reason}; reconnecting", title="engine lost", severity="error", timeout=6)
 
-    def screen_list(self) -> list[tuple[str, str, str]]:
-        return [(mode, key, title) for mode, key, title, _ in SCREENS]
+    # ------------------------------------------------------------- the Shell
 
-    def mode_of(self, screen: Screen[object]) -> str:
-        return next((m for m, _, _, cls in SCREENS if isinstance(screen, cls)), "")
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
+
+    @property
+    def link_state(self) -> LinkState:
+        return self.link.state
 
     @property
     def connected(self) -> bool:
         return self.link.state.status == "connected"
+
+    async def ask(self, call: P.Returns[R], timeout: float | None = 120.0) -> R:
+        return await self.link.ask(call, timeout)
+
+    def subscribe(
+        self,
+        node: DOMNode,
+        kind: type[E],
+        callback: Callable[[E], Any],
+        immediate: bool = False,
+    ) -> None:
+        signal = self._signals.get(kind)
+        if signal is None:
+            signal = self._signals[kind] = Signal(self, f"engine-{kind.__name__}")
+            self.link.subscribe(kind, signal.publish)
+        signal.subscribe(node, callback, immediate=immediate)
+
+    def subscribe_ready(self, node: DOMNode, callback: Callable[[bool], Any]) -> None:
+        self.engine_ready.subscribe(node, callback)
+
+    def subscribe_catalog(self, node: DOMNode, callback: Callable[[str], Any]) -> None:
+        self.catalog_refreshed.subscribe(node, callback)
+
+    def navigate(self, mode: str, **params: Any) -> None:
+        self.run_worker(self._navigate(mode, params), group="navigate", exit_on_error=False)
+
+    async def _navigate(self, mode: str, params: dict[str, Any]) -> None:
+        await self.switch_mode(mode)
+        screen = self.screen
+        if isinstance(screen, WorkbenchScreen) and params:
+            screen.arrive(**params)
+
+    def screen_list(self) -> list[tuple[str, str, str]]:
+        return [(mode, key, title) for mode, key, title, _ in SCREENS]
+
+    def mode_of(self, screen: Screen[Any]) -> str:
+        return next((m for m, _, _, cls in SCREENS if isinstance(screen, cls)), "")
 
     # ------------------------------------------------------------- actions
 
@@ -106,14 +156,7 @@ class WorkbenchApp(App[int]):
         sources: list[tuple[str, Iterable[object]]] = [("everywhere", self.BINDINGS)]
         for _, _, title, cls in SCREENS:
             sources.append((title, cls.BINDINGS))
-        sources.append(("rows table", RowTable.BINDINGS))
-        from screens.dataset_import import ImportScreen
-        from screens.tokenizer_dialogs import TokenizerPicker, TrainTokenizerScreen
-
-        sources.append(("import", ImportScreen.BINDINGS))
-        sources.append(("choose tokenizers", TokenizerPicker.BINDINGS))
-        sources.append(("train tokenizer", TrainTokenizerScreen.BINDINGS))
-        sources.append(("file path dialogs", PathDialog.BINDINGS))
+            sources.extend(cls.help_sections())
         note = (
             f"Remap any key by its id in {keymap_path()}, e.g.\n"
             '[keys]\n"app.quit" = "ctrl+q"\n'
@@ -132,8 +175,8 @@ class WorkbenchApp(App[int]):
         yield SystemCommand("Keys", "Every key and its binding id (?)", self.action_help)
 
 
-def run_app(home: Home | None = None) -> int:
-    app = WorkbenchApp(home)
+def run_app(endpoint: Endpoint | Home | None = None) -> int:
+    app = WorkbenchApp(endpoint)
     app.run()
     return app.return_code or 0
 

@@ -22,7 +22,7 @@ class AttentionRNNConfig(RNNConfig):
     attention_size: int = 64  # width of the scoring layer W
 
     def validate(self) -> None:
-        """Raise DataError naming the first field that cannot work."""
+        """Raise EngineError naming the first field that cannot work."""
         super().validate()
         check_int("attention_size", self.attention_size)
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.data.errors import DataError
+from engine.core.errors import EngineError
 from engine.models.common import check_dropout, check_int, make_embedding, right_align
 
 
@@ -27,11 +27,11 @@ class CNNConfig:
     dropout: float = 0.5
 
     def validate(self) -> None:
-        """Raise DataError naming the first field that cannot work."""
+        """Raise EngineError naming the first field that cannot work."""
         check_int("embed_dim", self.embed_dim)
         sizes = self.kernel_sizes
         if not isinstance(sizes, tuple | list) or not sizes:
-            raise DataError(f"kernel_sizes must be a list of positive integers, got {sizes!r}")
+            raise EngineError(f"kernel_sizes must be a list of positive integers, got {sizes!r}")
         for size in sizes:
             check_int("each kernel size", size)
         check_int("channels", self.channels)

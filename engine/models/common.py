@@ -1,4 +1,4 @@
-"""What the model families share: config checks that raise DataError, and padding-mask helpers.
+"""What the model families share: config checks that raise EngineError, and padding-mask helpers.
 
 Every model takes input_ids and attention_mask of shape [B, T]; attention_mask is 1 for real
 tokens and 0 for padding. The trainer pads on the right, but right_align makes the sequence
@@ -12,44 +12,44 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from engine.data.errors import DataError
+from engine.core.errors import EngineError
 
 # --- config checks: each names the field and the value, so a person can fix it
 
 
 def check_int(name: str, value: object, low: int = 1) -> None:
-    """DataError unless value is an int (not a bool) of at least `low`."""
+    """EngineError unless value is an int (not a bool) of at least `low`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         what = "a positive integer" if low == 1 else f"an integer of at least {low}"
-        raise DataError(f"{name} must be {what}, got {value!r}")
+        raise EngineError(f"{name} must be {what}, got {value!r}")
 
 
 def check_dropout(name: str, value: object) -> None:
-    """DataError unless value is a probability in [0, 1)."""
+    """EngineError unless value is a probability in [0, 1)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        raise DataError(f"{name} must be a number from 0 up to (not including) 1, got {value!r}")
+        raise EngineError(f"{name} must be a number from 0 up to (not including) 1, got {value!r}")
 
 
 def check_choice(name: str, value: object, choices: Sequence[str]) -> None:
-    """DataError unless value is one of choices."""
+    """EngineError unless value is one of choices."""
     if value not in choices:
-        raise DataError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        raise EngineError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
 def check_bool(name: str, value: object) -> None:
-    """DataError unless value is True or False."""
+    """EngineError unless value is True or False."""
     if not isinstance(value, bool):
-        raise DataError(f"{name} must be true or false, got {value!r}")
+        raise EngineError(f"{name} must be true or false, got {value!r}")
 
 
 def check_build(vocab_size: int, num_classes: int, pad_id: int, task: str) -> None:
-    """DataError for build arguments no model can use."""
+    """EngineError for build arguments no model can use."""
     check_int("vocab_size", vocab_size)
     if task == "classify":
         check_int("num_classes", num_classes, low=2)
     check_int("pad_id", pad_id, low=0)
     if pad_id >= vocab_size:
-        raise DataError(
+        raise EngineError(
             f"pad_id {pad_id} is outside the vocabulary of {vocab_size} tokens",
             hint="the tokenizer's padding token must be one of its ids",
         )

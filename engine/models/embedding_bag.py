@@ -36,7 +36,7 @@ class EmbeddingBagConfig:
     dropout: float = 0.0
 
     def validate(self) -> None:
-        """Raise DataError naming the first field that cannot work."""
+        """Raise EngineError naming the first field that cannot work."""
         check_int("embed_dim", self.embed_dim)
         check_choice("mode", self.mode, MODES)
         check_choice("impl", self.impl, IMPLS)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from engine.data.errors import DataError, JobContext, NullContext
+from engine.core.errors import EngineError, JobContext, NullContext
 from engine.models.common import check_choice, check_int
 from engine.models.pretrained import TOKENIZER_FILE, load_pretrained, resolve_folder
 
@@ -38,14 +38,14 @@ class FeaturesConfig:
     max_iter: int = 1000
 
     def validate(self) -> None:
-        """Raise DataError naming the first field that cannot work."""
+        """Raise EngineError naming the first field that cannot work."""
         if not isinstance(self.folder, str):
-            raise DataError(f"folder must be a path, got {self.folder!r}")
+            raise EngineError(f"folder must be a path, got {self.folder!r}")
         check_choice("pooling", self.pooling, POOLINGS)
         check_int("batch_size", self.batch_size)
         check_int("max_len", self.max_len, low=2)
         if isinstance(self.C, bool) or not isinstance(self.C, int | float) or self.C <= 0:
-            raise DataError(f"C must be a positive number, got {self.C!r}")
+            raise EngineError(f"C must be a positive number, got {self.C!r}")
         check_int("max_iter", self.max_iter)
         resolve_folder(self.folder)
 
@@ -150,12 +150,12 @@ class FeatureClassifier:
         from sklearn.linear_model import LogisticRegression
 
         if len(texts) != len(labels):
-            raise DataError(f"{len(texts)} texts but {len(labels)} labels")
+            raise EngineError(f"{len(texts)} texts but {len(labels)} labels")
         y = np.asarray(labels)
         if y.size and (y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= self.num_classes):
-            raise DataError(f"labels must be class ids from 0 to {self.num_classes - 1}")
+            raise EngineError(f"labels must be class ids from 0 to {self.num_classes - 1}")
         if len(np.unique(y)) < 2:
-            raise DataError(
+            raise EngineError(
                 "fitting needs examples of at least two classes",
                 hint="check the label column and the split",
                 code="empty",
@@ -178,7 +178,7 @@ class FeatureClassifier:
 
     def _fitted(self) -> Any:
         if self.classifier is None:
-            raise DataError("this feature classifier has not been fitted", hint="run fit first")
+            raise EngineError("this feature classifier has not been fitted", hint="run fit first")
         return self.classifier
 
     def proba_of_features(self, x: np.ndarray) -> np.ndarray:
@@ -223,7 +223,7 @@ class FeatureClassifier:
         classifier.classes_ = tensors["classes"].numpy()
         classifier.n_features_in_ = classifier.coef_.shape[1]
         if classifier.coef_.shape[1] != self.hidden_size:
-            raise DataError(
+            raise EngineError(
                 f"the saved regression reads {classifier.coef_.shape[1]} features but the "
                 f"encoder gives {self.hidden_size}"
             )

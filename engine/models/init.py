@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.data.errors import DataError
+from engine.core.errors import EngineError
 
 # words -> (vectors [len(words), dim], found per word); rows of words not found are ignored
 VectorLookup = Callable[[list[str]], tuple[np.ndarray, list[bool]]]
@@ -24,22 +24,22 @@ def init_embedding(
     row of the embedding, and return how many rows were copied. Tokens not found and the
     padding row keep their values. freeze=True stops the whole table from training.
 
-    DataError when vocab and the table differ in size or the vectors in width."""
+    EngineError when vocab and the table differ in size or the vectors in width."""
     rows, dim = embedding.weight.shape
     if len(vocab) != rows:
-        raise DataError(
+        raise EngineError(
             f"the vocabulary has {len(vocab)} tokens but the embedding has {rows} rows",
             hint="build the model with the same tokenizer as the vocabulary",
         )
     vectors, found = lookup(list(vocab))
     vectors = np.asarray(vectors)
     if len(found) != rows or vectors.ndim != 2 or vectors.shape[0] != rows:
-        raise DataError(
+        raise EngineError(
             f"the vector lookup answered {vectors.shape[0] if vectors.ndim else 0} rows "
             f"for {rows} tokens"
         )
     if vectors.shape[1] != dim:
-        raise DataError(
+        raise EngineError(
             f"the vectors have {vectors.shape[1]} dimensions but the embedding has {dim}",
             hint=f"set the model's embedding size to {vectors.shape[1]}",
         )

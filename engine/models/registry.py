@@ -11,15 +11,14 @@ pretrained_tokenizer read ids from the model folder's tokenizer (model.tokenizer
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
 from torch import nn
 
-from engine.data.errors import DataError
+from engine.core import settings
+from engine.core.errors import EngineError
 from engine.models import (
     attention_rnn,
     cnn,
@@ -165,10 +164,10 @@ ARCHITECTURES: dict[str, ArchSpec] = dict(
 
 
 def get_spec(arch: str) -> ArchSpec:
-    """The architecture called arch; DataError listing the names otherwise."""
+    """The architecture called arch; EngineError listing the names otherwise."""
     spec = ARCHITECTURES.get(arch)
     if spec is None:
-        raise DataError(
+        raise EngineError(
             f"there is no architecture '{arch}'",
             hint="architectures are: " + ", ".join(ARCHITECTURES),
             code="not_found",
@@ -178,72 +177,27 @@ def get_spec(arch: str) -> ArchSpec:
 
 def config_from_dict(arch: str, params: Mapping[str, Any]) -> Any:
     """The architecture's config from user parameters (defaults for the rest), validated.
-    DataError for an unknown key (listing the valid ones), a value of the wrong type, a pinned
+    EngineError for an unknown key (listing the valid ones), a value of the wrong type, a pinned
     field set otherwise, or a value validate() rejects."""
     spec = get_spec(arch)
     valid = spec.setting_names()
     unknown = [k for k in params if k not in valid and k not in spec.fixed]
     if unknown:
-        raise DataError(
+        raise EngineError(
             f"{arch} has no parameter {', '.join(repr(k) for k in unknown)}",
             hint="valid parameters are: " + ", ".join(valid),
         )
     for key, pinned in spec.fixed.items():
         if key in params and params[key] != pinned:
             others = [s.name for s in ARCHITECTURES.values() if s.fixed.get(key) == params[key]]
-            raise DataError(
+            raise EngineError(
                 f"{arch} always has {key}={pinned!r}",
                 hint=f"use the architecture {others[0]}" if others else "leave it out",
             )
-    hints = typing.get_type_hints(spec.config_class)
-    values = {key: _coerce(key, value, hints[key]) for key, value in params.items()}
+    values = settings.coerce_all(spec.config_class, params)
     config = spec.config_class(**{**values, **spec.fixed})
     config.validate()
     return config
-
-
-def _coerce(name: str, value: Any, hint: Any) -> Any:
-    """value as the field's declared type, or DataError saying what was expected."""
-    origin = typing.get_origin(hint)
-    if origin is Literal:
-        choices = typing.get_args(hint)
-        if value not in choices:
-            raise DataError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
-        return value
-    if origin in (typing.Union, types.UnionType):
-        errors = []
-        for option in typing.get_args(hint):
-            if option is type(None) and value is None:
-                return None
-            try:
-                return _coerce(name, value, option)
-            except DataError as e:
-                errors.append(e)
-        raise errors[0]
-    if origin is tuple:
-        item = typing.get_args(hint)[0]
-        if not isinstance(value, list | tuple):
-            raise DataError(f"{name} must be a list, got {value!r}")
-        return tuple(_coerce(f"each of {name}", v, item) for v in value)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise DataError(f"{name} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise DataError(f"{name} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise DataError(f"{name} must be a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise DataError(f"{name} must be text, got {value!r}")
-        return value
-    raise DataError(f"{name} has a type the workbench cannot read: {hint!r}")
 
 
 def build_model(arch: str, config: Any, vocab_size: int, num_classes: int, pad_id: int) -> Model:
@@ -251,13 +205,13 @@ def build_model(arch: str, config: Any, vocab_size: int, num_classes: int, pad_i
     pretrained families ignore pad_id (their folder's tokenizer pads)."""
     spec = get_spec(arch)
     if type(config) is not spec.config_class:
-        raise DataError(
+        raise EngineError(
             f"{arch} needs a {spec.config_class.__name__}, got {type(config).__name__}",
             hint="make it with config_from_dict",
         )
     for key, pinned in spec.fixed.items():
         if getattr(config, key) != pinned:
-            raise DataError(f"{arch} always has {key}={pinned!r}, got {getattr(config, key)!r}")
+            raise EngineError(f"{arch} always has {key}={pinned!r}, got {getattr(config, key)!r}")
     config.validate()
     check_build(vocab_size, num_classes, pad_id, spec.task)
     return spec.build(config, vocab_size, num_classes, pad_id)
@@ -305,11 +259,11 @@ def memory_parts(
     are left out. A feature classifier only runs inference: weights and one layer's widest
     activation."""
     if precision not in PRECISIONS:
-        raise DataError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+        raise EngineError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
     check_positive = [("batch_size", batch_size), ("seq_len", seq_len)]
     for name, value in check_positive:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise DataError(f"{name} must be a positive integer, got {value!r}")
+            raise EngineError(f"{name} must be a positive integer, got {value!r}")
     act = 4 if precision == "fp32" else 2
     if isinstance(model, FeatureClassifier):
         total = sum(p.numel() for p in model.encoder.parameters())

@@ -43,7 +43,7 @@ class RNNConfig:
     dropout: float = 0.0  # on the embeddings, between layers and before the output layer
 
     def validate(self) -> None:
-        """Raise DataError naming the first field that cannot work."""
+        """Raise EngineError naming the first field that cannot work."""
         check_choice("cell", self.cell, CELLS)
         check_int("embed_dim", self.embed_dim)
         check_int("hidden_size", self.hidden_size)

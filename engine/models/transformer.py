@@ -16,7 +16,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from engine.data.errors import DataError
+from engine.core.errors import EngineError
 from engine.models.common import (
     check_choice,
     check_dropout,
@@ -42,11 +42,11 @@ class TransformerConfig:
     max_len: int = 512
 
     def validate(self) -> None:
-        """Raise DataError naming the first field that cannot work."""
+        """Raise EngineError naming the first field that cannot work."""
         check_int("d_model", self.d_model)
         check_int("num_heads", self.num_heads)
         if self.d_model % self.num_heads:
-            raise DataError(
+            raise EngineError(
                 f"d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})",
                 hint=f"try num_heads={math.gcd(self.d_model, self.num_heads)}",
             )
@@ -95,7 +95,7 @@ class PositionalEmbedding(nn.Module):
     def forward(self, ids: Tensor) -> Tensor:
         length = ids.shape[1]
         if length > self.max_len:
-            raise DataError(
+            raise EngineError(
                 f"a sequence of {length} tokens is longer than the model's max_len of "
                 f"{self.max_len}",
                 hint=f"truncate the encoding to {self.max_len} tokens or raise max_len",

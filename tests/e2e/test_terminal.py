@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers.engine import ROOT
 
 pytestmark = [
     pytest.mark.e2e,
@@ -144,7 +144,7 @@ def test_training_survives_the_app_and_reattaches(tmux: Tmux, tmp_path: Path) ->
     home = tmp_path / "home"
     config = tmp_path / "run.toml"
     config.write_text(
-        (ROOT / "tests" / "engine" / "run_tiny.toml").read_text().replace("EPOCHS", "8")
+        (ROOT / "tests" / "helpers" / "run_tiny.toml").read_text().replace("EPOCHS", "8")
     )
     started = _workbench(home, "train", str(config), "--json")
     assert started.returncode == 0, started.stdout + started.stderr

@@ -9,13 +9,12 @@ from pathlib import Path
 from textual.widgets import Input, Select, Tree
 
 from engine import protocol as P
-from engine.runs import RunConfig
+from engine.training.service import RunConfig
 from screens.builder import BuilderScreen
 from screens.training import TrainingScreen
-from tests.conftest import ROOT, RunningEngine
-from tests.engine.test_cli import wb
-from tests.screens.test_datasets_screen import wait_for
-from tests.screens.test_tokenizer_screen import shown
+from tests.helpers.cli import wb
+from tests.helpers.engine import ROOT, RunningEngine
+from tests.helpers.screens import shown, wait_for
 from workbench.app import WorkbenchApp
 from workbench.widgets.path_dialog import PathDialog
 
@@ -69,7 +68,7 @@ async def test_live_checks_switch_save_and_load(engine: RunningEngine, tmp_path:
         assert "1 field(s) to fix" in shown(app, "#bd-summary")
         await pilot.press("ctrl+t")  # refused: nothing starts
         await pilot.pause(0.3)
-        assert (await app.link.request(P.RunList(), P.RunListResult)).runs == []
+        assert (await app.link.ask(P.RunList())).runs == []
         await retype(pilot, screen, "model.embed_dim", "32")
         assert problem(app, "model.embed_dim") == ""
         assert screen.plan is not None and screen.plan.problems == []

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,21 +14,13 @@ from textual.widgets import DataTable, Input, OptionList, Static
 from engine import protocol as P
 from screens.dataset_import import ImportScreen
 from screens.datasets import DatasetsScreen
-from tests.conftest import RunningEngine
+from tests.helpers.engine import RunningEngine
+from tests.helpers.screens import wait_for
 from workbench.app import WorkbenchApp
-from workbench.client import EngineClient
+from workbench.engine.client import EngineClient
 from workbench.widgets.help import HelpScreen
 from workbench.widgets.row_table import RowTable
 from workbench.widgets.status_bar import StatusBar
-
-
-async def wait_for(pilot: Pilot[object], cond: Callable[[], bool], timeout: float = 60) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
 
 
 def text_of(app: WorkbenchApp, selector: str) -> str:
@@ -56,7 +46,7 @@ async def engine_count(home: RunningEngine, **filters: object) -> int:
     client = EngineClient(home.home)
     await client.connect(start=False)
     try:
-        page = await client.request(P.DatasetRows(limit=1, **filters), P.RowsPage)  # type: ignore[arg-type]
+        page = await client.ask(P.DatasetRows(limit=1, **filters))  # type: ignore[arg-type]
         return page.total
     finally:
         await client.close()
@@ -235,10 +225,12 @@ async def test_wrong_column_and_one_class_are_refused(
         await client.connect(start=False)
         try:
             call = P.DatasetImport(source=str(csv), name="one", text_column="txt")
-            job = await client.request(call, P.JobStarted)
+            job = await client.ask(call)
             ended: list[P.JobEnded] = []
-            client.on_events = lambda evs, _: ended.extend(
-                e for e in evs if isinstance(e, P.JobEnded) and e.job.job_id == job.job_id
+            client.subscribe(
+                lambda evs, _: ended.extend(
+                    e for e in evs if isinstance(e, P.JobEnded) and e.job.job_id == job.job_id
+                )
             )
             await wait_for(pilot, lambda: bool(ended))
             assert ended[0].error is not None
@@ -254,7 +246,7 @@ async def _dataset_names(engine: RunningEngine) -> list[str]:
     client = EngineClient(engine.home)
     await client.connect(start=False)
     try:
-        res = await client.request(P.DatasetList(), P.DatasetListResult)
+        res = await client.ask(P.DatasetList())
         return [d.name for d in res.datasets]
     finally:
         await client.close()
@@ -277,7 +269,7 @@ async def test_help_lists_every_key_with_its_id(engine: RunningEngine) -> None:
             "datasets.search",
             "rows.down",
             "import.start",
-            "tokenizer.pick",
+            "tokenizers.pick",
         ):
             assert needed in ids
         assert "datasets.import" in str(help_screen.query_one("#help-text", Static).render())
@@ -300,4 +292,4 @@ async def test_engine_killed_app_reconnects_to_a_new_engine(engine: RunningEngin
             await wait_for(pilot, lambda: screen.query_one(RowTable).total == 12808)
         finally:  # the app started a new engine: stop it whatever happened
             with contextlib.suppress(Exception):
-                await app.link.call(P.Shutdown(), timeout=10)
+                await app.link.ask(P.Shutdown(), timeout=10)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from textual.widgets import Input, TextArea
 
 from screens.embeddings import EmbeddingsScreen
-from tests.conftest import RunningEngine
-from tests.screens.test_datasets_screen import wait_for
-from tests.screens.test_tokenizer_screen import shown
+from tests.helpers.engine import RunningEngine
+from tests.helpers.screens import shown, wait_for
 from workbench.app import WorkbenchApp
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunningEngine
-from tests.screens.test_datasets_screen import wait_for
+from tests.helpers.engine import RunningEngine
+from tests.helpers.screens import wait_for
 from workbench.app import WorkbenchApp
 from workbench.keys import load_keymap
 

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import time
 from pathlib import Path
 
-from rich.console import Console
-from textual.widgets import Checkbox, Input, Select, Static, TextArea
+from textual.widgets import Checkbox, Input, Select, TextArea
 
-from screens.tokenizer import TokenizerScreen
 from screens.tokenizer_dialogs import AddTokenizerScreen, TokenizerPicker, TrainTokenizerScreen
-from tests.conftest import RunningEngine
-from tests.screens.test_datasets_screen import wait_for
+from screens.tokenizers import TokenizerScreen
+from tests.helpers.engine import RunningEngine
+from tests.helpers.screens import shown, wait_for
 from workbench.app import WorkbenchApp
-
-
-def shown(app: WorkbenchApp, selector: str) -> str:
-    """The plain text a Static shows, whatever rich renderable it holds."""
-    content = app.screen.query_one(selector, Static).content
-    if isinstance(content, str):
-        return content
-    console = Console(width=200, file=io.StringIO(), record=True, color_system=None)
-    console.print(content)
-    return console.export_text()
 
 
 async def open_inspector(pilot, app: WorkbenchApp) -> TokenizerScreen:  # type: ignore[no-untyped-def]

@@ -6,10 +6,9 @@ from pathlib import Path
 
 from engine import protocol as P
 from screens.training import TrainingScreen
-from tests.conftest import RunningEngine
-from tests.engine.test_runs import TINY
-from tests.screens.test_datasets_screen import wait_for
-from tests.screens.test_tokenizer_screen import shown
+from tests.helpers.engine import RunningEngine
+from tests.helpers.runs import TINY
+from tests.helpers.screens import shown, wait_for
 from workbench.app import WorkbenchApp
 
 
@@ -19,14 +18,13 @@ async def test_monitor_shows_a_live_run_and_controls_it(
     app = WorkbenchApp(engine.home)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.connected)
-        started = await app.link.request(
-            # 50 epochs: long enough that pausing, evaluating and stopping happen mid-run
+        # 50 epochs: long enough that pausing, evaluating and stopping happen mid-run
+        started = await app.link.ask(
             P.RunStart(
                 config_toml=TINY.format(steps=100_000, every=50).replace(
                     "epochs = 1", "epochs = 50"
                 )
-            ),
-            P.RunResult,
+            )
         )
         run_id = started.run.run_id
         await pilot.press("5")

@@ -2,31 +2,34 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from collections.abc import Iterable
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from workbench.shell import ShellUser
 from workbench.widgets.screen_bar import ScreenBar
 from workbench.widgets.status_bar import StatusBar
 
-if TYPE_CHECKING:
-    from workbench.app import WorkbenchApp
 
-
-class WorkbenchScreen(Screen[None]):
-    """Subclasses yield their content from compose_body()."""
-
-    @property
-    def wb(self) -> WorkbenchApp:
-        return cast("WorkbenchApp", self.app)
+class WorkbenchScreen(ShellUser, Screen[None]):
+    """Subclasses yield their content from compose_body(); self.shell is the app."""
 
     def compose(self) -> ComposeResult:
-        yield ScreenBar(self.wb.screen_list(), self.wb.mode_of(self))
+        yield ScreenBar(self.shell.screen_list(), self.shell.mode_of(self))
         yield from self.compose_body()
-        yield StatusBar(self.wb.link.state)
+        yield StatusBar(self.shell.link_state)
         yield Footer(compact=True, show_command_palette=False)
 
     def compose_body(self) -> ComposeResult:
         yield from ()
+
+    def arrive(self, **params: Any) -> None:
+        """Another screen sent the user here with params (shell.navigate); e.g. run_id."""
+
+    @classmethod
+    def help_sections(cls) -> list[tuple[str, Iterable[object]]]:
+        """(title, bindings) of the dialogs and widgets this screen opens, for the help."""
+        return []

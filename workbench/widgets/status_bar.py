@@ -7,7 +7,7 @@ import time
 from rich.text import Text
 from textual.widgets import Static
 
-from workbench.link import LinkState
+from workbench.engine.link import LinkState
 
 _STATE_STYLE = {
     "starting": ("◌", "yellow", "starting engine"),

@@ -1,0 +1,101 @@
+"""The engine's own calls: status, shutdown, jobs and cancelling them, and an event-rate probe."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engine import __version__
+from engine import protocol as P
+from engine.core.calls import CallTable, JobWork
+from engine.core.device import DeviceMonitor
+from engine.core.errors import EngineError
+from engine.core.jobs import Job, JobManager
+from engine.paths import Home
+
+
+@dataclass
+class SystemService:
+    """What the system calls read: who the engine is, its device, its jobs, its clients."""
+
+    home: Home
+    session_id: str
+    started: float
+    device: DeviceMonitor
+    jobs: JobManager
+    clients: Callable[[], int]  # how many clients are attached now
+    stop: Callable[[], None]  # asks the engine to stop soon (thread-safe)
+
+    def status(self) -> P.StatusResult:
+        return P.StatusResult(
+            session_id=self.session_id,
+            pid=os.getpid(),
+            version=__version__,
+            started=self.started,
+            home=self.home.root,
+            data_dir=str(self.home.data_dir),
+            socket=str(self.home.socket),
+            log_path=str(self.home.log),
+            device=self.device.sample(),
+            jobs=self.jobs.infos(),
+            clients=self.clients(),
+        )
+
+
+calls: CallTable[SystemService] = CallTable("system")
+
+
+@calls.on(P.Ping, run="loop")
+def ping(_: SystemService, call: P.Ping) -> P.Pong:
+    return P.Pong(payload=call.payload)
+
+
+@calls.on(P.Status, run="loop")
+def status(system: SystemService, _: P.Status) -> P.StatusResult:
+    return system.status()
+
+
+@calls.on(P.Shutdown, run="loop")
+def shutdown(system: SystemService, _: P.Shutdown) -> P.Ok:
+    system.stop()
+    return P.Ok(message=f"engine {os.getpid()} stopping")
+
+
+@calls.on(P.Cancel, run="loop")
+def cancel(system: SystemService, call: P.Cancel) -> P.Ok:
+    job = system.jobs.cancel(call.job_id)
+    if job is None:
+        raise EngineError(f"no job '{call.job_id}'", "list jobs with: workbench jobs", "not_found")
+    if job.state not in ("queued", "running"):
+        return P.Ok(message=f"job {job.id} already {job.state}")
+    return P.Ok(message=f"cancelling job {job.id}")
+
+
+@calls.on(P.Jobs, run="loop")
+def jobs(system: SystemService, _: P.Jobs) -> P.JobList:
+    return P.JobList(jobs=system.jobs.infos())
+
+
+@calls.job(P.StreamEvents, kind="diagnostic", title=lambda c: f"stream {c.rate}/s")
+def stream_events(_: SystemService, call: P.StreamEvents) -> JobWork:
+    if call.rate <= 0 or call.seconds <= 0:
+        raise EngineError("rate and seconds must be positive")
+
+    def run(job: Job) -> P.Result | None:
+        total = int(call.rate * call.seconds)
+        t0 = time.perf_counter()
+        for i in range(total):
+            due = t0 + i / call.rate
+            if (i & 255) == 0:
+                job.check_cancelled()
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+            job.log(f"event {i}")
+            if not call.batch:
+                job.progress(i + 1, total)
+        return P.Ok(message=f"{total} events")
+
+    return run

@@ -1,0 +1,248 @@
+"""The dataset registry: built-ins and imports, stored as Arrow, listed in SQLite; what other
+domains call to read texts and labels.
+
+Nothing is half-written: an import or a built-in is built in a temporary
+folder and only renamed into place and registered when it is complete.
+Every change is announced (a CatalogChanged of kind "datasets").
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from engine import protocol as P
+from engine.core.catalog import Changes, check_new_name
+from engine.core.errors import EngineError, JobContext, NullContext
+from engine.core.store import Store, StoreError
+from engine.datasets import builtin
+from engine.datasets.importer import import_source
+from engine.datasets.stored import StoredDataset
+from engine.paths import Home
+
+log = logging.getLogger("engine.datasets")
+
+
+class DatasetService:
+    def __init__(self, home: Home, store: Store, changes: Changes) -> None:
+        self.home = home
+        self.store = store
+        self.changes = changes
+        self._open: dict[str, StoredDataset] = {}
+        self._lock = threading.RLock()
+        self._building: dict[str, threading.Lock] = {}
+        self._sweep_temporary()
+
+    def _sweep_temporary(self) -> None:
+        """Remove what a crash left half-written: temp folders, unregistered folders."""
+        for path in self.home.datasets_dir.glob(".tmp-*"):
+            log.info("removing unfinished dataset folder %s", path)
+            shutil.rmtree(path, ignore_errors=True)
+
+    # ------------------------------------------------------------- listing
+
+    def list(self) -> list[P.DatasetInfo]:
+        registered = {d["name"]: d for d in self.store.datasets()}
+        out: list[P.DatasetInfo] = []
+        for name in builtin.BUILTINS:
+            row = registered.pop(name, None)
+            info = builtin.builtin_info(name)
+            if row is not None:
+                info = _with_summary(info, row)
+            out.append(info)
+        for row in registered.values():
+            out.append(_info_from_row(row))
+        return out
+
+    def info(self, name: str) -> P.DatasetInfo:
+        row = self.store.dataset(name)
+        if row is not None:
+            base = builtin.builtin_info(name) if name in builtin.BUILTINS else None
+            return _with_summary(base, row) if base else _info_from_row(row)
+        if name in builtin.BUILTINS:
+            return builtin.builtin_info(name)
+        raise self._unknown(name)
+
+    def _unknown(self, name: str) -> EngineError:
+        names = [d.name for d in self.list()]
+        return EngineError(
+            f"no dataset named '{name}'",
+            hint="datasets are: " + ", ".join(names) if names else "import one first",
+            code="not_found",
+        )
+
+    # ------------------------------------------------------------- opening
+
+    def get(self, name: str) -> StoredDataset:
+        """The opened dataset, building a built-in on first use."""
+        with self._lock:
+            ds = self._open.get(name)
+            if ds is not None:
+                return ds
+        row = self.store.dataset(name)
+        if row is None:
+            if name not in builtin.BUILTINS:
+                raise self._unknown(name)
+            self._build_builtin(name)
+            row = self.store.dataset(name)
+            assert row is not None
+        with self._lock:
+            ds = self._open.get(name)
+            if ds is None:
+                ds = StoredDataset.open(Path(row["path"]))
+                self._open[name] = ds
+            return ds
+
+    def texts(self, name: str, split: str | None = None) -> list[str]:
+        """The texts of a dataset (one split, or all rows when split is None)."""
+        return self.get(name).texts(split)
+
+    def labels(self, name: str, split: str | None = None) -> list[str | None]:
+        """The labels of a dataset's rows (one split, or all rows), None where a row has none."""
+        return self.get(name).labels(split)
+
+    def split_rows(self, name: str, split: str | None) -> int:
+        """Rows in one split (every row when split is None); EngineError for an unknown one."""
+        ds = self.get(name)
+        picked = ds.split_indices(split)
+        return ds.num_rows if picked is None else len(picked)
+
+    def _build_builtin(self, name: str) -> None:
+        info = builtin.builtin_info(name)
+        if not info.available:
+            raise EngineError(f"built-in dataset '{name}' is not installed", info.hint, "not_found")
+        with self._lock:
+            lock = self._building.setdefault(name, threading.Lock())
+        with lock:  # two clients opening at once build it once
+            if self.store.dataset(name) is not None:
+                return
+            log.info("building built-in dataset %s", name)
+            self._commit(
+                name,
+                "builtin",
+                "builtin",
+                lambda tmp: builtin.build_builtin(name, tmp, NullContext()),
+            )
+
+    def _commit(
+        self, name: str, source: str, fmt: str, build: Callable[[Path], object]
+    ) -> StoredDataset:
+        tmp = self.home.datasets_dir / f".tmp-{uuid.uuid4().hex}"
+        tmp.mkdir(parents=True)
+        try:
+            build(tmp)
+            ds = StoredDataset.open(tmp)
+            rows = ds.info().rows
+            del ds
+            if rows == 0:
+                raise EngineError(f"'{source}' has no rows", "check the file has data", "empty")
+            with self._lock:
+                if self.store.dataset(name) is not None:
+                    raise EngineError(
+                        f"a dataset named '{name}' already exists",
+                        "choose another name, or delete the old one first",
+                        "exists",
+                    )
+                final = self.home.datasets_dir / name
+                if final.exists():  # an unregistered leftover: keep it aside, never overwrite
+                    final.rename(final.with_name(f".orphan-{name}-{uuid.uuid4().hex[:8]}"))
+                tmp.rename(final)
+                ds = StoredDataset.open(final)
+                try:
+                    self.store.add_dataset(name, source, fmt, str(final), _summary(ds))
+                except StoreError as exc:
+                    shutil.rmtree(final, ignore_errors=True)
+                    raise EngineError(str(exc), "choose another name", "exists") from None
+                self._open[name] = ds
+            if name in builtin.BUILTINS:
+                self.changes.updated(name)  # it was listed already: now it is built
+            else:
+                self.changes.added(name)
+            return ds
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    # ------------------------------------------------------------- changes
+
+    def check_new_name(self, name: str) -> None:
+        """Raise EngineError unless name is usable and free (built-ins included)."""
+        check_new_name(
+            "dataset", name, taken=name in builtin.BUILTINS or self.store.dataset(name) is not None
+        )
+
+    def import_(self, req: P.DatasetImport, ctx: JobContext) -> P.DatasetResult:
+        self.check_new_name(req.name)
+        fmt = req.format or "auto"
+        ds = self._commit(req.name, req.source, fmt, lambda tmp: import_source(req, tmp, ctx))
+        return P.DatasetResult(dataset=self._info_of(req.name, ds))
+
+    def _info_of(self, name: str, ds: StoredDataset) -> P.DatasetInfo:
+        info = ds.info()
+        row = self.store.dataset(name)
+        if row is not None:
+            info.name = name
+            info.created = row["created"]
+        return info
+
+    def split(self, req: P.DatasetSplit) -> P.SplitResult:
+        ds = self.get(req.name)
+        result = ds.split(req)
+        self.store.update_dataset_summary(req.name, _summary(ds))
+        self.changes.updated(req.name)
+        return result
+
+    def delete(self, name: str) -> None:
+        row = self.store.dataset(name)
+        if row is None:
+            raise self._unknown(name)
+        with self._lock:
+            self._open.pop(name, None)
+            self.store.delete_dataset(name)
+        shutil.rmtree(row["path"], ignore_errors=True)
+        self.changes.deleted(name)
+
+
+def _summary(ds: StoredDataset) -> dict[str, object]:
+    info = ds.info()
+    return {
+        "rows": info.rows,
+        "classes": info.classes,
+        "labels": info.labels,
+        "splits": info.splits,
+        "columns": info.columns,
+        "text_column": info.text_column,
+        "label_column": info.label_column,
+        "description": info.description,
+    }
+
+
+def _info_from_row(row: dict[str, object]) -> P.DatasetInfo:
+    s = row["summary"]
+    assert isinstance(s, dict)
+    return P.DatasetInfo(
+        name=str(row["name"]),
+        source=str(row["source"]),
+        rows=int(s.get("rows", 0)),
+        classes=int(s.get("classes", 0)),
+        labels=dict(s.get("labels", {})),
+        splits=dict(s.get("splits", {})),
+        columns=list(s.get("columns", [])),
+        text_column=str(s.get("text_column", "text")),
+        label_column=str(s.get("label_column", "")),
+        created=float(row["created"]),  # type: ignore[arg-type]
+        description=str(s.get("description", "")),
+    )
+
+
+def _with_summary(base: P.DatasetInfo, row: dict[str, object]) -> P.DatasetInfo:
+    info = _info_from_row(row)
+    info.source = "builtin"
+    info.description = base.description or info.description
+    info.available = base.available
+    info.hint = base.hint
+    return info

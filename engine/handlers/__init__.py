@@ -1,1 +1,0 @@
-"""Request handlers, one module per domain; each exports handlers() for the server."""

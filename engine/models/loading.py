@@ -1,0 +1,113 @@
+"""A trained model back from its run folder: the one way to get one, for prediction, attacks,
+export and a run's embedding table as vectors.
+
+The run says what to rebuild (architecture, settings, tokenizer, class names) and which
+checkpoint holds the weights (its best, else its last complete one: the training domain, which
+writes checkpoints, picks it).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.core.errors import EngineError
+from engine.models.registry import ArchSpec, Model, build_model, config_from_dict, get_spec
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """What rebuilds a run's model: its folder, architecture and settings, the tokenizer its
+    ids come from (with its padding id), and the class names in id order ([] for an LM)."""
+
+    run_id: str
+    folder: Path
+    checkpoint: Path  # the ckpt-<step> folder to load
+    arch: str
+    params: Mapping[str, Any]  # the [model] table, arch and vectors left out
+    tokenizer: Any  # a tokenizers.Tokenizer
+    pad_id: int
+    labels: list[str]
+    description: str  # "run ID (arch on dataset)"
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A run's model with trained weights, in eval mode, on the CPU."""
+
+    run: TrainedRun
+    model: Model
+    spec: ArchSpec
+    checkpoint: Path
+    step: int
+
+
+def load_trained(run: TrainedRun) -> TrainedModel:
+    """Rebuild the run's model and load its checkpoint's weights."""
+    from safetensors.torch import load_model
+
+    spec = get_spec(run.arch)
+    ckpt = run.checkpoint
+    config = config_from_dict(run.arch, run.params)
+    model = build_model(
+        run.arch,
+        config,
+        vocab_size=run.tokenizer.get_vocab_size(),
+        num_classes=len(run.labels),
+        pad_id=run.pad_id,
+    )
+    try:
+        load_model(model, str(ckpt / "model.safetensors"))  # type: ignore[arg-type]
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise EngineError(
+            f"checkpoint {ckpt.name} of {run.description} does not fit its model: {exc}",
+            hint="the run's settings or tokenizer changed since it was trained",
+        ) from None
+    model.eval()
+    step = int(ckpt.name.removeprefix("ckpt-")) if ckpt.name.startswith("ckpt-") else 0
+    return TrainedModel(run, model, spec, ckpt, step)
+
+
+def embedding_table(trained: TrainedModel) -> tuple[list[str], np.ndarray]:
+    """(the tokenizer's tokens in id order, the trained input embedding matrix)."""
+    layer = getattr(trained.model, "embedding", None)
+    if layer is None or not hasattr(layer, "weight"):
+        raise EngineError(
+            f"a {trained.run.arch} model has no embedding table of its own",
+            hint="pretrained models use MiniLM's: the minilm-input source",
+        )
+    vocab = trained.run.tokenizer.get_vocab()
+    words = [""] * len(vocab)
+    for token, i in vocab.items():
+        if i < len(words):
+            words[i] = token
+    matrix = layer.weight.detach().float().cpu().numpy()[: len(words)]
+    return words[: len(matrix)], matrix
+
+
+def export_trained(trained: TrainedModel, path: str) -> str:
+    """The checkpoint as a folder: a Hugging Face one (pipeline() loads it) for fine-tuned
+    BERT-family models; weights, run config, tokenizer and labels otherwise."""
+    out = Path(path).expanduser().resolve()
+    if out.exists() and any(out.iterdir()):
+        raise EngineError(f"{out} exists and is not empty", hint="choose a new folder")
+    run, ckpt = trained.run, trained.checkpoint
+    if run.arch == "bert-finetune":
+        from engine.models.pretrained import export
+
+        export(trained.model, out, labels=run.labels)  # type: ignore[arg-type]
+        return (
+            f"exported {ckpt.name} to {out}; load it with "
+            f"pipeline('text-classification', model='{out}')"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(ckpt / "model.safetensors", out / "model.safetensors")
+    shutil.copy2(run.folder / "config.toml", out / "config.toml")
+    run.tokenizer.save(str(out / "tokenizer.json"))
+    (out / "labels.txt").write_text("\n".join(run.labels) + "\n", encoding="utf-8")
+    return f"exported {ckpt.name} to {out} (weights, config, tokenizer, labels)"

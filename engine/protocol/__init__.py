@@ -1,0 +1,408 @@
+"""The wire contract between the workbench front (app, CLI) and the engine.
+
+Every message is a msgspec Struct in a tagged union, with a tag `<domain>.<name>`; each domain
+has its module here (system, datasets, tokenizers, embeddings, training) and wire.py frames them.
+Every call declares the type of its one result (`Returns[R]`, `StartsJob[J]`, see base.py). This
+package is the one source of truth for messages; it must never import torch (a test checks).
+Import it as `from engine import protocol as P` and use the names re-exported here.
+"""
+
+from __future__ import annotations
+
+from engine.protocol.base import (
+    Base,
+    ErrorInfo,
+    HistogramInfo,
+    JobStarted,
+    Ok,
+    Returns,
+    StartsJob,
+    error,
+    job_result_type,
+    result_type,
+)
+from engine.protocol.datasets import (
+    DatasetDelete,
+    DatasetImport,
+    DatasetInfo,
+    DatasetList,
+    DatasetListResult,
+    DatasetOpen,
+    DatasetPreview,
+    DatasetReport,
+    DatasetResult,
+    DatasetRow,
+    DatasetRows,
+    DatasetShow,
+    DatasetSplit,
+    DatasetStats,
+    DuplicateGroup,
+    LabelSplitCounts,
+    PreviewInfo,
+    PreviewResult,
+    ReportResult,
+    Row,
+    RowResult,
+    RowsPage,
+    SplitResult,
+    StatsResult,
+)
+from engine.protocol.embeddings import (
+    ContextResult,
+    ContextSimilarity,
+    ExpressionTerm,
+    Neighbour,
+    Neighbours,
+    NeighboursBatch,
+    NeighboursBatchResult,
+    NeighboursResult,
+    Project,
+    ProjectedPoint,
+    ProjectionResult,
+    SentenceSimilarity,
+    SentenceSimilarityResult,
+    VectorAdd,
+    VectorDelete,
+    VectorSourceInfo,
+    VectorSourceResult,
+    VectorSources,
+    VectorSourcesResult,
+)
+from engine.protocol.system import (
+    Cancel,
+    CatalogChanged,
+    CatalogKind,
+    DeviceInfo,
+    DeviceUpdate,
+    JobInfo,
+    JobList,
+    JobLog,
+    JobProgress,
+    Jobs,
+    JobState,
+    Ping,
+    Pong,
+    Shutdown,
+    Status,
+    StatusResult,
+    StreamEvents,
+)
+from engine.protocol.tokenizers import (
+    Encode,
+    EncodeResult,
+    PackedTokens,
+    PaddingCost,
+    PostTemplate,
+    TermValue,
+    TokenCount,
+    Tokenize,
+    TokenizerAdd,
+    TokenizerDelete,
+    TokenizeResult,
+    TokenizerInfo,
+    TokenizerKind,
+    TokenizerList,
+    TokenizerListResult,
+    TokenizerResult,
+    TokenizerShow,
+    TokenizerStats,
+    TokenizerTrain,
+    TokenStatsResult,
+    TokenView,
+)
+from engine.protocol.training import (
+    ArchitectureInfo,
+    EvalReport,
+    FieldProblem,
+    LayerRow,
+    MetricPoint,
+    RunControl,
+    RunEval,
+    RunExport,
+    RunHistory,
+    RunInfo,
+    RunList,
+    RunListResult,
+    RunMetrics,
+    RunPlan,
+    RunPlanResult,
+    RunResult,
+    RunResume,
+    RunSchema,
+    RunSchemaResult,
+    RunShow,
+    RunStart,
+    RunState,
+    RunUpdate,
+    SettingSpec,
+    VectorFromRun,
+)
+
+PROTOCOL_VERSION = 2  # 2: one package, tags <domain>.<name>, CatalogChanged
+
+Call = (
+    # system
+    Ping
+    | Status
+    | Shutdown
+    | StreamEvents
+    | Cancel
+    | Jobs
+    # datasets
+    | DatasetList
+    | DatasetShow
+    | DatasetOpen
+    | DatasetRows
+    | DatasetRow
+    | DatasetStats
+    | DatasetPreview
+    | DatasetImport
+    | DatasetSplit
+    | DatasetReport
+    | DatasetDelete
+    # tokenizers
+    | TokenizerList
+    | TokenizerShow
+    | TokenizerTrain
+    | TokenizerAdd
+    | TokenizerDelete
+    | Tokenize
+    | TokenizerStats
+    | Encode
+    # embeddings
+    | VectorSources
+    | VectorAdd
+    | VectorDelete
+    | Neighbours
+    | NeighboursBatch
+    | ContextSimilarity
+    | SentenceSimilarity
+    | Project
+    # training
+    | RunStart
+    | RunList
+    | RunShow
+    | RunControl
+    | RunResume
+    | RunExport
+    | VectorFromRun
+    | RunSchema
+    | RunPlan
+)
+
+Result = (
+    # system
+    Ok
+    | Pong
+    | StatusResult
+    | JobStarted
+    | JobList
+    # datasets
+    | DatasetListResult
+    | DatasetResult
+    | RowsPage
+    | RowResult
+    | StatsResult
+    | PreviewResult
+    | SplitResult
+    | ReportResult
+    # tokenizers
+    | TokenizerListResult
+    | TokenizerResult
+    | TokenizeResult
+    | TokenStatsResult
+    | EncodeResult
+    # embeddings
+    | VectorSourcesResult
+    | VectorSourceResult
+    | NeighboursResult
+    | NeighboursBatchResult
+    | ContextResult
+    | SentenceSimilarityResult
+    | ProjectionResult
+    # training
+    | RunResult
+    | RunListResult
+    | RunHistory
+    | RunSchemaResult
+    | RunPlanResult
+)
+
+
+class JobEnded(Base, tag="jobs.ended"):
+    """A job's end: its final state, and its error or its result (of the type its call
+    declares: see job_result_type). Here, not in system.py, because it carries any Result."""
+
+    job: JobInfo
+    error: ErrorInfo | None = None
+    result: Result | None = None
+
+
+Event = (
+    # system
+    JobProgress
+    | JobEnded
+    | JobLog
+    | DeviceUpdate
+    | CatalogChanged
+    # training
+    | RunMetrics
+    | RunUpdate
+    | RunEval
+)
+
+# The frames carry the unions above, so they come last.
+from engine.protocol.wire import (  # noqa: E402
+    MAX_FRAME,
+    ClientFrame,
+    EngineFrame,
+    EventBatch,
+    Frame,
+    FrameDecoder,
+    Goodbye,
+    Hello,
+    ProtocolError,
+    Reply,
+    Request,
+    Welcome,
+    decode_one,
+    encode,
+)
+
+__all__ = [
+    "MAX_FRAME",
+    "PROTOCOL_VERSION",
+    "ArchitectureInfo",
+    "Base",
+    "Call",
+    "Cancel",
+    "CatalogChanged",
+    "CatalogKind",
+    "ClientFrame",
+    "ContextResult",
+    "ContextSimilarity",
+    "DatasetDelete",
+    "DatasetImport",
+    "DatasetInfo",
+    "DatasetList",
+    "DatasetListResult",
+    "DatasetOpen",
+    "DatasetPreview",
+    "DatasetReport",
+    "DatasetResult",
+    "DatasetRow",
+    "DatasetRows",
+    "DatasetShow",
+    "DatasetSplit",
+    "DatasetStats",
+    "DeviceInfo",
+    "DeviceUpdate",
+    "DuplicateGroup",
+    "Encode",
+    "EncodeResult",
+    "EngineFrame",
+    "ErrorInfo",
+    "EvalReport",
+    "Event",
+    "EventBatch",
+    "ExpressionTerm",
+    "FieldProblem",
+    "Frame",
+    "FrameDecoder",
+    "Goodbye",
+    "Hello",
+    "HistogramInfo",
+    "JobEnded",
+    "JobInfo",
+    "JobList",
+    "JobLog",
+    "JobProgress",
+    "JobStarted",
+    "JobState",
+    "Jobs",
+    "LabelSplitCounts",
+    "LayerRow",
+    "MetricPoint",
+    "Neighbour",
+    "Neighbours",
+    "NeighboursBatch",
+    "NeighboursBatchResult",
+    "NeighboursResult",
+    "Ok",
+    "PackedTokens",
+    "PaddingCost",
+    "Ping",
+    "Pong",
+    "PostTemplate",
+    "PreviewInfo",
+    "PreviewResult",
+    "Project",
+    "ProjectedPoint",
+    "ProjectionResult",
+    "ProtocolError",
+    "Reply",
+    "ReportResult",
+    "Request",
+    "Result",
+    "Returns",
+    "Row",
+    "RowResult",
+    "RowsPage",
+    "RunControl",
+    "RunEval",
+    "RunExport",
+    "RunHistory",
+    "RunInfo",
+    "RunList",
+    "RunListResult",
+    "RunMetrics",
+    "RunPlan",
+    "RunPlanResult",
+    "RunResult",
+    "RunResume",
+    "RunSchema",
+    "RunSchemaResult",
+    "RunShow",
+    "RunStart",
+    "RunState",
+    "RunUpdate",
+    "SentenceSimilarity",
+    "SentenceSimilarityResult",
+    "SettingSpec",
+    "Shutdown",
+    "SplitResult",
+    "StartsJob",
+    "StatsResult",
+    "Status",
+    "StatusResult",
+    "StreamEvents",
+    "TermValue",
+    "TokenCount",
+    "TokenStatsResult",
+    "TokenView",
+    "Tokenize",
+    "TokenizeResult",
+    "TokenizerAdd",
+    "TokenizerDelete",
+    "TokenizerInfo",
+    "TokenizerKind",
+    "TokenizerList",
+    "TokenizerListResult",
+    "TokenizerResult",
+    "TokenizerShow",
+    "TokenizerStats",
+    "TokenizerTrain",
+    "VectorAdd",
+    "VectorDelete",
+    "VectorFromRun",
+    "VectorSourceInfo",
+    "VectorSourceResult",
+    "VectorSources",
+    "VectorSourcesResult",
+    "Welcome",
+    "decode_one",
+    "encode",
+    "error",
+    "job_result_type",
+    "result_type",
+]

@@ -1,0 +1,208 @@
+"""Training: runs started from a TOML configuration, their live state, whole history and
+controls, and what the model builder asks first (the settings a form shows, a field-by-field
+check of a configuration with the model it would build)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from engine.protocol.base import Base, Ok, Returns
+from engine.protocol.embeddings import VectorSourceResult
+
+# --------------------------------------------------------------------- values
+
+RunState = Literal["queued", "running", "paused", "finished", "failed", "stopped", "interrupted"]
+
+
+class RunInfo(Base):
+    run_id: str
+    name: str
+    arch: str
+    dataset: str
+    state: RunState
+    created: float
+    started: float = 0.0
+    ended: float = 0.0
+    step: int = 0
+    epoch: float = 0.0
+    total_steps: int = 0
+    metric: str = "accuracy"  # the metric that picks the best checkpoint
+    best: float | None = None
+    message: str = ""  # why it failed or stopped; guard notices
+    device: str = ""
+    job_id: str = ""
+    trainable: int = 0
+    frozen: int = 0
+
+
+class MetricPoint(Base, gc=False):
+    """One value of one series at one step; every point is stored."""
+
+    run_id: str
+    series: str  # train_loss, val_loss, val_accuracy, val_macro_f1, lr, tokens_per_s, ...
+    step: int
+    epoch: float
+    time: float
+    value: float
+
+
+class SettingSpec(Base):
+    """One setting a form shows: its TOML key, what it takes, its default and choices."""
+
+    name: str
+    kind: Literal["int", "float", "bool", "str", "ints", "choice"]
+    default: int | float | bool | str | list[int] | None = None
+    choices: list[str] = []
+    optional: bool = False  # may be left empty (no value in the TOML)
+    help: str = ""
+
+
+class ArchitectureInfo(Base):
+    name: str
+    task: Literal["classify", "lm"]
+    description: str
+    settings: list[SettingSpec]
+    trained_by: Literal["trainer", "fit"] = "trainer"
+    pretrained_tokenizer: bool = False  # reads ids with its own model's tokenizer
+    takes_vectors: bool = True  # static vectors may initialise its embedding layer
+
+
+class LayerRow(Base, array_like=True):
+    """One module of the layer tree: parents come before their children."""
+
+    depth: int
+    name: str  # dotted path; "" for the model itself
+    kind: str  # the module's class
+    trainable: int  # parameters, the module's descendants included
+    frozen: int
+
+
+class FieldProblem(Base):
+    """Why one field of a run configuration cannot work."""
+
+    field: str  # "data.dataset", "model.embed_dim", "train.lr"; "" for the whole file
+    message: str
+    hint: str = ""
+
+
+class EvalReport(Base):
+    step: int
+    epoch: float
+    metrics: dict[str, float]
+    labels: list[str] = []
+    confusion: list[list[int]] = []  # rows: true label, columns: predicted
+    per_class: dict[str, dict[str, float]] = {}  # label -> precision, recall, f1, support
+
+
+# --------------------------------------------------------------------- results
+
+
+class RunResult(Base, tag="training.run"):
+    run: RunInfo
+
+
+class RunListResult(Base, tag="training.runs"):
+    runs: list[RunInfo]
+
+
+class RunHistory(Base, tag="training.history"):
+    run: RunInfo
+    series: dict[str, list[tuple[int, float]]]  # name -> (step, value)
+    evals: list[EvalReport]
+    config_toml: str
+
+
+class RunSchemaResult(Base, tag="training.settings"):
+    architectures: list[ArchitectureInfo]
+    train: list[SettingSpec]
+    device: str  # where runs train: cuda, mps or cpu
+    precisions: list[str]  # the ones this device can train in
+
+
+class RunPlanResult(Base, tag="training.planned"):
+    """What a configuration would build: problems per field, or the model and its costs."""
+
+    problems: list[FieldProblem] = []
+    layers: list[LayerRow] = []
+    trainable: int = 0
+    frozen: int = 0
+    memory: dict[str, int] = {}  # bytes by kind for one training step
+    batch_size: int = 0  # the batch and sequence length the memory is estimated for
+    seq_len: int = 0
+    vocab_size: int = 0
+    num_classes: int = 0
+    train_rows: int = 0
+    steps_per_epoch: int = 0
+    device: str = ""
+    task: str = ""
+
+
+# --------------------------------------------------------------------- calls
+
+
+class RunStart(Returns[RunResult], tag="training.start"):
+    """Start a training run from a TOML configuration (the same file the CLI takes)."""
+
+    config_toml: str
+    name: str | None = None
+
+
+class RunList(Returns[RunListResult], tag="training.list"):
+    pass
+
+
+class RunShow(Returns[RunHistory], tag="training.show"):
+    """A run's whole history (reattaching shows everything at once)."""
+
+    run_id: str
+    max_points: int = 0  # per series; 0: every point, else evenly thinned to this many
+
+
+class RunControl(Returns[RunResult], tag="training.control"):
+    run_id: str
+    action: Literal["pause", "resume", "stop", "checkpoint", "set_lr"]
+    lr: float | None = None
+
+
+class RunResume(Returns[RunResult], tag="training.resume"):
+    """Continue an interrupted or stopped run from its last checkpoint."""
+
+    run_id: str
+
+
+class RunExport(Returns[Ok], tag="training.export"):
+    run_id: str
+    path: str
+
+
+class VectorFromRun(Returns[VectorSourceResult], tag="training.to_vectors"):
+    """Make a trained run's embedding layer (its best checkpoint) a static vector source."""
+
+    run_id: str
+    name: str
+
+
+class RunSchema(Returns[RunSchemaResult], tag="training.schema"):
+    """Every architecture's settings and the training settings, for a form to show."""
+
+
+class RunPlan(Returns[RunPlanResult], tag="training.plan"):
+    """Check a run configuration field by field and describe the model it would build."""
+
+    config_toml: str
+
+
+# --------------------------------------------------------------------- events
+
+
+class RunMetrics(Base, tag="training.metrics"):
+    points: list[MetricPoint]
+
+
+class RunUpdate(Base, tag="training.update"):
+    run: RunInfo
+
+
+class RunEval(Base, tag="training.eval"):
+    run_id: str
+    report: EvalReport

@@ -1,0 +1,192 @@
+"""Encoding texts as a model sees them: tokens, ids, spans, masks, padding and truncation.
+
+The shared tokenizer is never reconfigured (enable_padding/enable_truncation would race between
+threads): truncation and padding are applied to each request's own Encoding objects.
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from itertools import chain
+from typing import Any
+
+from tokenizers import Encoding, Tokenizer
+
+from engine.core.errors import EngineError
+from engine.protocol import PackedTokens, Tokenize, TokenizeResult, TokenView
+from engine.tokenizers.specials import pad_token
+
+MAX_CHARS = 200_000  # a text is encoded up to here: a 1 MB paste stays responsive
+
+
+def check_request(req: Tokenize, tok: Tokenizer) -> tuple[str, int] | None:
+    """Raise EngineError for settings that cannot work; the padding token when padding."""
+    if req.max_tokens < 0:
+        raise EngineError(
+            f"max tokens must be 0 (all) or more (it is {req.max_tokens})", hint="use 4096"
+        )
+    if (req.truncation or req.padding == "max_length") and req.max_length < 1:
+        raise EngineError(f"max length must be at least 1 (it is {req.max_length})", hint="use 128")
+    n_special = tok.num_special_tokens_to_add(False) if req.add_special_tokens else 0
+    if req.truncation and req.max_length <= n_special:
+        raise EngineError(
+            f"max length {req.max_length} leaves no room for text beside the "
+            f"{n_special} special tokens",
+            hint=f"use a max length above {n_special}",
+        )
+    if req.padding == "none":
+        return None
+    pad = pad_token(tok)
+    if pad is None:
+        raise EngineError(
+            f"tokenizer '{req.tokenizer}' has no padding token (<PAD>, [PAD] or <pad>)",
+            hint="use padding none, or train a tokenizer with <PAD> among its specials",
+        )
+    return pad
+
+
+def _truncated(
+    tok: Tokenizer, encodings: list[Encoding], req: Tokenize
+) -> tuple[list[Encoding], list[int]]:
+    """Cut each text's own tokens so the whole encoding fits max_length; tokens dropped each."""
+    n_special = tok.num_special_tokens_to_add(False) if req.add_special_tokens else 0
+    keep = req.max_length - n_special
+    out: list[Encoding] = []
+    dropped: list[int] = []
+    for enc in encodings:
+        before = len(enc)
+        if before > keep:
+            enc.truncate(keep)
+        dropped.append(before - len(enc))
+        out.append(tok.post_process(enc) if req.add_special_tokens else enc)
+    return out, dropped
+
+
+def _padded(values: list[Any], extra: int, fill: object, left: bool) -> list[Any]:
+    if not extra:
+        return values
+    padding = [fill] * extra
+    return padding + values if left else values + padding
+
+
+def _view(
+    enc: Encoding,
+    req: Tokenize,
+    unk_id: int | None,
+    pad: tuple[str, int] | None,
+    width: int,
+    zero_types: bool,
+    dropped: int,
+    clipped: int,
+) -> TokenView:
+    """One encoding as the protocol shows it, padded to width (when padding) and cut to
+    req.max_tokens. Masks are built here rather than read back: bulk encoding stays fast."""
+    ids = enc.ids
+    real = len(ids)
+    extra = max(0, width - real) if pad is not None else 0
+    n = real + extra
+    left = req.padding_side == "left"
+    token, pad_id = pad if pad is not None else ("", 0)
+    columns: dict[str, list[Any]] = {
+        "ids": _padded(ids, extra, pad_id, left),
+        "attention_mask": _padded([1] * real, extra, 0, left),
+        "type_ids": _padded([0] * real if zero_types else enc.type_ids, extra, 0, left),
+    }
+    special = [m == 1 for m in enc.special_tokens_mask]
+    if unk_id is None:
+        unknown = [False] * real
+    else:
+        unknown = [i == unk_id and not s for i, s in zip(ids, special, strict=True)]
+    columns["tokens"] = _padded(enc.tokens, extra, token, left)
+    columns["offsets"] = _padded(enc.offsets, extra, (0, 0), left)
+    columns["special"] = _padded(special, extra, True, left)
+    columns["unknown"] = _padded(unknown, extra, False, left)
+    if req.max_tokens and n > req.max_tokens:
+        columns = {k: v[: req.max_tokens] for k, v in columns.items()}
+    return TokenView(
+        **columns,
+        n_tokens=n,
+        truncated=dropped > 0 or clipped > 0,
+        overflow=dropped,
+        clipped_chars=clipped,
+    )
+
+
+def _packed(
+    encodings: list[Encoding],
+    dropped: list[int],
+    pad: tuple[str, int] | None,
+    width: int,
+    left: bool,
+) -> PackedTokens:
+    """All ids in one int32 buffer: no per-text objects on either side of the socket."""
+    truncated = [i for i, d in enumerate(dropped) if d]
+    if pad is None:
+        id_lists = [enc.ids for enc in encodings]
+        ids = array("i", chain.from_iterable(id_lists))
+        lengths = list(map(len, id_lists))
+        return PackedTokens(ids=ids.tobytes(), lengths=lengths, truncated=truncated)
+    pad_id = pad[1]
+    ids = array("i")
+    mask = bytearray()
+    for enc in encodings:
+        row = enc.ids
+        extra = max(0, width - len(row))
+        fill = [pad_id] * extra
+        ids.extend(fill + row if left else row + fill)
+        ones, zeros = b"\x01" * len(row), b"\x00" * extra
+        mask += zeros + ones if left else ones + zeros
+    lengths = [max(width, len(enc)) for enc in encodings]
+    return PackedTokens(
+        ids=ids.tobytes(), lengths=lengths, attention_mask=bytes(mask), truncated=truncated
+    )
+
+
+def _zero_types(tok: Tokenizer, add_special_tokens: bool) -> bool:
+    """Whether single texts get type id 0 throughout (true unless a template says $A:1)."""
+    return not any(tok.encode("a b", add_special_tokens=add_special_tokens).type_ids)
+
+
+def encode(tok: Tokenizer, req: Tokenize, unk_id: int | None) -> TokenizeResult:
+    """Each of req.texts as tok encodes it, with req's specials, truncation and padding.
+
+    A view lists at most req.max_tokens tokens (0: all) while n_tokens counts them all; a text
+    over MAX_CHARS characters is encoded up to there and marked truncated. Offsets index the
+    original Python string in characters; added tokens have (0, 0). detail=False packs every
+    text's ids (and the attention mask when padding) into TokenizeResult.packed instead.
+    """
+    pad = check_request(req, tok)
+    started = time.perf_counter()
+    texts = [t if len(t) <= MAX_CHARS else t[:MAX_CHARS] for t in req.texts]
+    batch = tok.encode_batch if req.detail else tok.encode_batch_fast
+    if req.truncation:
+        encodings, dropped = _truncated(tok, batch(texts, add_special_tokens=False), req)
+    else:
+        encodings = batch(texts, add_special_tokens=req.add_special_tokens)
+        dropped = [0] * len(texts)
+    if pad is None:
+        width = 0
+    elif req.padding == "max_length":
+        width = req.max_length
+    else:
+        width = max(map(len, encodings), default=0)
+    if not req.detail:
+        return TokenizeResult(
+            tokenizer=req.tokenizer,
+            encodings=[],
+            chars=sum(map(len, texts)),
+            seconds=time.perf_counter() - started,
+            packed=_packed(encodings, dropped, pad, width, req.padding_side == "left"),
+        )
+    zero_types = _zero_types(tok, req.add_special_tokens)
+    views = [
+        _view(enc, req, unk_id, pad, width, zero_types, drop, max(0, len(text) - MAX_CHARS))
+        for enc, drop, text in zip(encodings, dropped, req.texts, strict=True)
+    ]
+    return TokenizeResult(
+        tokenizer=req.tokenizer,
+        encodings=views,
+        chars=sum(map(len, texts)),
+        seconds=time.perf_counter() - started,
+    )

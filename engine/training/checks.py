@@ -1,0 +1,70 @@
+"""Refusing a run configuration before any run exists: every check that needs no training.
+
+Shared by starting a run and by the model builder's plan, so both say the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from engine.core.device import best_device
+from engine.core.errors import EngineError
+from engine.datasets.service import DatasetService
+from engine.models import service as models
+from engine.tokenizers.service import TokenizerService
+from engine.training.config import RunConfig, TrainConfig
+
+VectorTable = Callable[[str], Any]  # name -> a static table with .vector(word) and .dim
+
+
+class ConfigChecks:
+    """Checks a RunConfig against the datasets, tokenizers and vector sources there are."""
+
+    def __init__(
+        self, datasets: DatasetService, tokenizers: TokenizerService, vectors: VectorTable
+    ) -> None:
+        self.datasets = datasets
+        self.tokenizers = tokenizers
+        self.vectors = vectors
+
+    def check(self, cfg: RunConfig) -> None:
+        """EngineError for the first thing that cannot work."""
+        spec = models.get_spec(cfg.arch)
+        models.config_from_dict(cfg.arch, cfg.model)
+        if spec.trained_by != "fit":
+            TrainConfig.from_dict(cfg.train).validate(
+                device_type=best_device().type,
+                task=spec.task,
+                has_validation=cfg.validation_split is not None,
+            )
+        for split in filter(None, (cfg.train_split, cfg.validation_split)):
+            if self.datasets.split_rows(cfg.dataset, split) == 0:
+                raise EngineError(
+                    f"dataset '{cfg.dataset}' has no rows in split '{split}'",
+                    hint="split it first: workbench datasets split " + cfg.dataset,
+                )
+        self.check_tokenizer(cfg)
+        if cfg.vectors is not None:
+            if spec.pretrained_tokenizer or spec.trained_by == "fit":
+                raise EngineError(f"{cfg.arch} cannot take static vectors for its embeddings")
+            table = self.vectors(cfg.vectors)  # unknown or contextual source: a clear error
+            width = getattr(models.config_from_dict(cfg.arch, cfg.model), "embed_dim", None)
+            if width is not None and width != table.dim:
+                raise EngineError(
+                    f"{cfg.vectors} has {table.dim} dimensions but embed_dim is {width}",
+                    hint=f"set embed_dim = {table.dim}",
+                )
+
+    def check_tokenizer(self, cfg: RunConfig) -> None:
+        """The tokenizer must exist, and a pretrained model must read ids from its own one:
+        another tokenizer's ids would index the wrong rows of its embedding table."""
+        self.tokenizers.info(cfg.tokenizer)
+        own = models.own_tokenizer_vocab(cfg.arch, cfg.model)
+        if own is not None and self.tokenizers.get(cfg.tokenizer).get_vocab() != own:
+            raise EngineError(
+                f"{cfg.arch} reads ids with its model's own tokenizer; "
+                f"'{cfg.tokenizer}' is a different one",
+                hint="use minilm-wordpiece for the bundled MiniLM, or add the folder's "
+                "tokenizer.json (workbench tokenizers add PATH) and use that",
+            )

@@ -1,0 +1,248 @@
+"""A run's configuration: RunConfig (the TOML a person writes) and TrainConfig (its [train]
+table: every knob of the trainer), checked before any work starts.
+
+Torch-free, so that a config file can be checked without loading torch.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from engine.core import settings
+from engine.core.errors import EngineError
+
+OPTIMIZERS = ("adamw", "sgd")
+SCHEDULES = ("constant", "linear", "cosine")
+METRICS = ("accuracy", "macro_f1", "loss", "perplexity")
+PRECISIONS = ("fp32", "bf16", "fp16")
+LOWER_IS_BETTER = frozenset({"loss", "perplexity"})
+TASK_METRICS = {
+    "classify": ("accuracy", "macro_f1", "loss"),
+    "lm": ("loss", "perplexity"),
+}
+
+
+@dataclass
+class RunConfig:
+    """The TOML a person writes (examples/ has one per architecture)."""
+
+    name: str
+    dataset: str
+    tokenizer: str
+    arch: str
+    train_split: str = "train"
+    validation_split: str | None = "validation"
+    max_length: int = 256
+    model: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    vectors: str | None = None  # a static source that initialises the embedding layer
+    freeze_vectors: bool = False
+
+    @classmethod
+    def from_toml(cls, text: str, name: str | None = None) -> RunConfig:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise EngineError(f"the configuration is not valid TOML: {exc}") from None
+        known = {"name", "data", "model", "train"}
+        extra = sorted(set(data) - known)
+        if extra:
+            raise EngineError(
+                f"unknown section(s) {', '.join(extra)} in the configuration",
+                hint="sections are: name, [data], [model], [train]",
+            )
+        d = data.get("data", {})
+        model = dict(data.get("model", {}))
+        arch = model.pop("arch", None)
+        vectors = model.pop("vectors", None)
+        freeze_vectors = model.pop("freeze_vectors", False)
+        if not isinstance(freeze_vectors, bool):
+            raise EngineError(f"model.freeze_vectors must be true or false, not {freeze_vectors!r}")
+        for key, value in (("data.dataset", d.get("dataset")), ("model.arch", arch)):
+            if not value:
+                raise EngineError(f"the configuration has no {key}", hint="see examples/*.toml")
+        max_length = d.get("max_length", 256)
+        if not isinstance(max_length, int) or max_length < 2:
+            raise EngineError(
+                f"data.max_length must be a whole number of 2 or more, not {max_length!r}"
+            )
+        return cls(
+            name=str(name or data.get("name") or f"{arch}-{d['dataset']}"),
+            dataset=str(d["dataset"]),
+            tokenizer=str(d.get("tokenizer", "minilm-wordpiece")),
+            arch=str(arch),
+            train_split=str(d.get("train_split", "train")),
+            validation_split=d.get("validation_split", "validation") or None,
+            max_length=max_length,
+            model=model,
+            train=dict(data.get("train", {})),
+            vectors=str(vectors) if vectors else None,
+            freeze_vectors=freeze_vectors,
+        )
+
+
+@dataclass
+class TrainConfig:
+    """How to train: optimizer, schedule, batching, evaluation, checkpoints, precision."""
+
+    optimizer: str = "adamw"
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    momentum: float = 0.9  # sgd only
+    schedule: str = "linear"
+    warmup_steps: int = 0
+    warmup_ratio: float = 0.0  # a share of all steps; set this or warmup_steps
+    batch_size: int = 32
+    token_budget: int | None = None  # most padded tokens (rows x longest row) in one batch
+    epochs: int = 3
+    max_steps: int | None = None
+    grad_clip: float = 1.0  # max gradient norm; 0 = off
+    early_stopping_patience: int = 0  # evaluations without improvement; 0 = off
+    metric: str = "loss"  # decides the best checkpoint and early stopping
+    seed: int = 0
+    precision: str = "fp32"
+    eval_every: int = 0  # steps; 0 = at the end of each epoch
+    checkpoint_every: int = 0  # steps; 0 = at the end of each epoch
+    keep_checkpoints: int = 2  # most recent ones kept, besides the best
+    compile: bool = False
+    bucketing: bool = True
+
+    def validate(
+        self,
+        device_type: str | None = None,
+        task: str | None = None,
+        has_validation: bool = True,
+    ) -> None:
+        """Raise EngineError naming every invalid value; device and task add their own rules."""
+        problems = _problems(self)
+        if device_type is not None and self.precision == "fp16" and device_type != "cuda":
+            problems.append(
+                f"fp16 needs a CUDA GPU and this device is {device_type}: use bf16 or fp32"
+            )
+        if task is not None:
+            allowed = TASK_METRICS.get(task)
+            if allowed is None:
+                problems.append(f"task must be classify or lm, got {task!r}")
+            elif self.metric in METRICS and self.metric not in allowed:
+                kind = "a classifier" if task == "classify" else "a language model"
+                problems.append(
+                    f"metric {self.metric} does not apply to {kind}; "
+                    f"use one of: {', '.join(allowed)}"
+                )
+        if not has_validation and self.early_stopping_patience > 0:
+            problems.append("early stopping needs validation data; set its patience to 0")
+        if problems:
+            raise EngineError("; ".join(problems), hint="fix the training settings")
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Whether a larger value of the chosen metric is an improvement."""
+        return self.metric not in LOWER_IS_BETTER
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for TOML/JSON; unset optional values are left out (TOML has no null)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build from parsed TOML/JSON; unknown keys and wrong types raise EngineError."""
+        valid = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(valid))
+        if unknown:
+            raise EngineError(
+                f"unknown training setting{'s' if len(unknown) > 1 else ''}: "
+                f"{', '.join(unknown)}; valid settings are: {', '.join(valid)}",
+                hint="check the spelling in the config file",
+            )
+        try:
+            return cls(**settings.coerce_all(cls, data))
+        except EngineError as exc:
+            raise EngineError(exc.message, hint="fix the training settings") from None
+
+
+def _problems(c: TrainConfig) -> list[str]:
+    out = settings.type_problems(c)
+    if out:  # the value checks below assume the right types
+        return out
+
+    def one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
+        if value not in allowed:
+            out.append(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+
+    def at_least(name: str, value: float | None, low: float, optional: bool = False) -> None:
+        if value is None and optional:
+            return
+        if value is None or not math.isfinite(value) or value < low:
+            out.append(f"{name} must be at least {low:g}, got {value}")
+
+    one_of("optimizer", c.optimizer, OPTIMIZERS)
+    if not (math.isfinite(c.lr) and c.lr > 0):
+        out.append(f"learning rate must be above 0, got {c.lr}")
+    at_least("weight decay", c.weight_decay, 0)
+    if not (0 <= c.momentum < 1):
+        out.append(f"momentum must be from 0 up to (not including) 1, got {c.momentum}")
+    one_of("schedule", c.schedule, SCHEDULES)
+    at_least("warmup steps", c.warmup_steps, 0)
+    if not (0 <= c.warmup_ratio < 1):
+        out.append(f"warmup ratio must be from 0 up to (not including) 1, got {c.warmup_ratio}")
+    if c.warmup_steps > 0 and c.warmup_ratio > 0:
+        out.append("set warmup steps or warmup ratio, not both")
+    at_least("batch size", c.batch_size, 1)
+    at_least("token budget", c.token_budget, 1, optional=True)
+    at_least("epochs", c.epochs, 1)
+    at_least("max steps", c.max_steps, 1, optional=True)
+    at_least("gradient clipping norm", c.grad_clip, 0)
+    at_least("early stopping patience", c.early_stopping_patience, 0)
+    one_of("metric", c.metric, METRICS)
+    if not (0 <= c.seed < 2**63):
+        out.append(f"seed must be from 0 to 2**63 - 1, got {c.seed}")
+    one_of("precision", c.precision, PRECISIONS)
+    at_least("eval every (steps)", c.eval_every, 0)
+    at_least("checkpoint every (steps)", c.checkpoint_every, 0)
+    at_least("checkpoints kept", c.keep_checkpoints, 1)
+    return out
+
+
+# One line each, for the model builder's help on the [train] fields.
+TRAIN_HELP: dict[str, str] = {
+    "optimizer": "AdamW or SGD (with momentum)",
+    "lr": "learning rate",
+    "weight_decay": "decoupled weight decay (AdamW) or L2 (SGD)",
+    "momentum": "SGD only",
+    "schedule": "learning rate schedule after warmup",
+    "warmup_steps": "steps of linear warmup",
+    "warmup_ratio": "warmup as a share of all steps (instead of steps)",
+    "batch_size": "examples per step",
+    "token_budget": "most padded tokens in one batch; empty: batch_size only",
+    "epochs": "passes over the training split",
+    "max_steps": "stop after this many steps; empty: the epochs decide",
+    "grad_clip": "largest gradient norm; 0 turns clipping off",
+    "early_stopping_patience": "evaluations without improvement before stopping; 0 off",
+    "metric": "picks the best checkpoint and drives early stopping",
+    "seed": "the same seed gives the same run",
+    "precision": "fp32, or bf16/fp16 mixed precision where the device has it",
+    "eval_every": "evaluate every N steps; 0: each epoch",
+    "checkpoint_every": "checkpoint every N steps; 0: each epoch",
+    "keep_checkpoints": "recent checkpoints kept besides the best",
+    "compile": "torch.compile the model (slow start, faster steps on a GPU)",
+    "bucketing": "batch texts of similar length so padding is small",
+}
+TRAIN_CHOICES = {
+    "optimizer": OPTIMIZERS,
+    "schedule": SCHEDULES,
+    "metric": METRICS,
+    "precision": PRECISIONS,
+}
+
+
+def train_specs() -> list[Any]:
+    """The [train] settings as form fields."""
+    return settings.specs(TrainConfig, TRAIN_HELP, TRAIN_CHOICES)
+
+
+def device_precisions(device_type: str) -> list[str]:
+    """The precisions a run may train in on this kind of device (TrainConfig.validate's rule)."""
+    return ["fp32", "bf16", "fp16"] if device_type == "cuda" else ["fp32", "bf16"]

@@ -1,0 +1,235 @@
+"""One training run's work, on the device lane: data, tokenizer, model, trainer, result.
+
+Everything that can be refused was checked before the run was queued (engine.training.checks).
+The run folder keeps what rebuilds the model later whatever happens to the registries: the
+tokenizer (tokenizer.json) and the class names in id order (labels.json).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.core.device import best_device
+from engine.core.errors import Cancelled, EngineError, JobContext
+from engine.datasets.service import DatasetService
+from engine.models import service as models
+from engine.tokenizers.service import TokenizerService
+from engine.training.checks import VectorTable
+from engine.training.config import RunConfig, TrainConfig
+from engine.training.recorder import RunRecorder
+from engine.training.runs import RunBook
+
+log = logging.getLogger("engine.training")
+LABELS_FILE = "labels.json"
+TOKENIZER_FILE = "tokenizer.json"
+
+
+class TrainingWork:
+    """Runs a RunConfig as a job: (end state, message) when it ends."""
+
+    def __init__(
+        self,
+        datasets: DatasetService,
+        tokenizers: TokenizerService,
+        vectors: VectorTable,
+        book: RunBook,
+    ) -> None:
+        self.datasets = datasets
+        self.tokenizers = tokenizers
+        self.vectors = vectors
+        self.book = book
+
+    def __call__(
+        self,
+        cfg: RunConfig,
+        run_id: str,
+        run_dir: Path,
+        resume: bool,
+        job: JobContext,
+        recorder: RunRecorder,
+    ) -> tuple[str, str]:
+        import torch
+
+        from engine.training.control import Control
+        from engine.training.trainer import Trainer
+
+        spec = models.get_spec(cfg.arch)
+        model_cfg = models.config_from_dict(cfg.arch, cfg.model)
+        if spec.trained_by == "fit":  # fitted in one go (scikit-learn), not by the Trainer
+            return self._fit_features(cfg, run_id, model_cfg, job, recorder)
+        train_cfg = TrainConfig.from_dict(cfg.train)
+        device = best_device()
+        task = spec.task
+        train_cfg.validate(
+            device_type=device.type, task=task, has_validation=cfg.validation_split is not None
+        )
+        model_max = getattr(model_cfg, "max_len", None)
+        if model_max and cfg.max_length > model_max:  # positions the model has no room for
+            cfg.max_length = int(model_max)
+        tok = self.tokenizers.get(cfg.tokenizer)
+        pad_id = self.tokenizers.pad_id(cfg.tokenizer)
+        job.progress(0, 1, "tokenizing")
+        train, labels = self.examples(cfg, cfg.train_split, task, None, tok, pad_id)
+        val = None
+        if cfg.validation_split:
+            val, _ = self.examples(cfg, cfg.validation_split, task, labels, tok, pad_id)
+        job.check_cancelled()
+        save_rebuild_files(run_dir, tok, labels or [])
+        torch.manual_seed(train_cfg.seed)
+        np.random.seed(train_cfg.seed % 2**32)
+        model = models.build_model(
+            cfg.arch,
+            model_cfg,
+            vocab_size=tok.get_vocab_size(),
+            num_classes=len(labels) if labels else 0,
+            pad_id=pad_id,
+        )
+        if cfg.vectors is not None:
+            found = self._init_vectors(model, tok, cfg)
+            recorder.on_message(
+                f"{found:,} of {tok.get_vocab_size():,} embedding rows from {cfg.vectors}"
+                + (" (frozen)" if cfg.freeze_vectors else ""),
+                "info",
+            )
+        trainable, frozen = models.param_counts(model)
+        with self.book.training(run_id, Control()) as control:
+            trainer = Trainer(model, train, val, train_cfg, run_dir, device, recorder, control)
+            recorder.total_steps = int(trainer.total_steps)
+            self.book.update(
+                run_id,
+                total_steps=recorder.total_steps,
+                device=device.type,
+                trainable=trainable,
+                frozen=frozen,
+            )
+            try:
+                result = trainer.fit(job, resume_from=run_dir if resume else None)
+            except Cancelled:
+                return "stopped", "cancelled"
+        state = result.state
+        if state.startswith("failed"):
+            return "failed", state.removeprefix("failed: ")
+        best = "" if result.best_value is None else f"best {result.metric} {result.best_value:.4f}"
+        if state in ("stopped", "cancelled"):
+            return "stopped", f"stopped at step {result.step}; {best}".strip("; ")
+        how = "early stopping" if state == "early_stopped" else "done"
+        return "finished", f"{how} at step {result.step} in {result.seconds:.0f} s; {best}"
+
+    def examples(
+        self,
+        cfg: RunConfig,
+        split: str,
+        task: str,
+        label_names: list[str] | None,
+        tok: Any,
+        pad_id: int,
+    ) -> tuple[Any, list[str] | None]:
+        """A split's texts as token ids (cut at max_length), with class ids for a classifier;
+        label_names default to the split's sorted labels (and are returned)."""
+        from engine.training.data import TextExamples
+
+        texts = self.datasets.texts(cfg.dataset, split)
+        if not texts:
+            raise EngineError(
+                f"dataset '{cfg.dataset}' has no rows in split '{split}'",
+                hint="split it first (workbench datasets split), or pick another split",
+            )
+        encodings = tok.encode_batch_fast(texts, add_special_tokens=True)
+        ids = [e.ids[: cfg.max_length] for e in encodings]
+        if task == "lm":
+            keep = [i for i in ids if len(i) >= 2]
+            return TextExamples(keep, None, pad_id=pad_id), None
+        raw = self.datasets.labels(cfg.dataset, split)
+        if label_names is None:
+            label_names = sorted({lab for lab in raw if lab is not None})
+            if len(label_names) < 2:
+                raise EngineError(
+                    f"split '{split}' of '{cfg.dataset}' has {len(label_names)} "
+                    "label(s); a classifier needs at least two"
+                )
+        index = {lab: i for i, lab in enumerate(label_names)}
+        pairs = [(i, index[lab]) for i, lab in zip(ids, raw, strict=True) if lab in index]
+        if not pairs:
+            raise EngineError(f"split '{split}' has no rows with the training labels")
+        return TextExamples(
+            [p[0] for p in pairs], [p[1] for p in pairs], pad_id=pad_id, label_names=label_names
+        ), label_names
+
+    def _init_vectors(self, model: Any, tok: Any, cfg: RunConfig) -> int:
+        assert cfg.vectors is not None
+        table = self.vectors(cfg.vectors)
+        layer = getattr(model, "embedding", None)
+        if layer is None:
+            raise EngineError(f"a {cfg.arch} model has no embedding table to initialise")
+        vocab = [""] * tok.get_vocab_size()
+        for token, i in tok.get_vocab().items():
+            if i < len(vocab):
+                vocab[i] = token
+
+        def lookup(words: list[str]) -> tuple[np.ndarray, list[bool]]:
+            out = np.zeros((len(words), table.dim), dtype=np.float32)
+            found = []
+            for i, w in enumerate(words):
+                v = table.vector(w) if w else None
+                found.append(v is not None)
+                if v is not None:
+                    out[i] = v
+            return out, found
+
+        return models.init_embedding(layer, vocab, lookup, cfg.freeze_vectors)
+
+    def labelled(
+        self, cfg: RunConfig, split: str, names: list[str] | None
+    ) -> tuple[list[str], list[int], list[str]]:
+        """(texts, class ids, class names) of a split; names default to its sorted labels."""
+        texts = self.datasets.texts(cfg.dataset, split)
+        raw = self.datasets.labels(cfg.dataset, split)
+        names = names or sorted({lab for lab in raw if lab is not None})
+        index = {lab: i for i, lab in enumerate(names)}
+        pairs = [(t, index[lab]) for t, lab in zip(texts, raw, strict=True) if lab in index]
+        return [p[0] for p in pairs], [p[1] for p in pairs], names
+
+    def _fit_features(
+        self, cfg: RunConfig, run_id: str, model_cfg: Any, job: JobContext, recorder: RunRecorder
+    ) -> tuple[str, str]:
+        """Frozen encoder features + logistic regression: fitted, then reported like a run."""
+        from engine.training.metrics import classification_scores
+
+        texts, y, names = self.labelled(cfg, cfg.train_split, None)
+        model = models.build_model(
+            cfg.arch, model_cfg, vocab_size=1, num_classes=len(names), pad_id=0
+        )
+        self.book.update(run_id, total_steps=1, device=str(best_device()))
+        job.progress(0, 1, f"encoding {len(texts):,} texts and fitting")
+        report = model.fit(texts, y)  # type: ignore[union-attr]
+        recorder.on_step(1, 1.0, {"train_accuracy": report.train_accuracy})
+        if cfg.validation_split:
+            vtexts, vy, _ = self.labelled(cfg, cfg.validation_split, names)
+            scores = classification_scores(vy, model.predict(vtexts), len(names), names)  # type: ignore[union-attr]
+            recorder.on_eval(1, 1.0, scores)
+        job.progress(1, 1, "fitted")
+        return "finished", (
+            f"fitted on {report.examples:,} texts, {report.features} features, "
+            f"{report.seconds:.1f} s"
+        )
+
+
+def save_rebuild_files(run_dir: Path, tokenizer: Any, labels: list[str]) -> None:
+    """What rebuilds the run's model later: its tokenizer and class names, in the run folder."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(run_dir / TOKENIZER_FILE))
+    (run_dir / LABELS_FILE).write_text(json.dumps(labels), encoding="utf-8")
+
+
+def read_labels(run_dir: Path) -> list[str] | None:
+    """The class names a run saved (None for runs from before they were saved)."""
+    try:
+        data = json.loads((run_dir / LABELS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return [str(x) for x in data] if isinstance(data, list) else None

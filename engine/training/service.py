@@ -1,0 +1,218 @@
+"""Training runs: a TOML configuration becomes a job on the device lane, every metric a row.
+
+A run's folder holds its config.toml, what rebuilds its model (tokenizer.json, labels.json) and
+its checkpoints; the store holds its state, every metric point and every evaluation, so any
+client can replay its history. Runs a dead engine left running are marked interrupted at start
+and resume from their last checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from engine import protocol as P
+from engine.core.catalog import Changes
+from engine.core.device import best_device
+from engine.core.errors import EngineError
+from engine.core.jobs import Job, Lane
+from engine.core.store import Store
+from engine.models import service as models
+from engine.paths import Home
+from engine.tokenizers.service import TokenizerService
+from engine.training.checkpoint import best_or_last, list_checkpoints
+from engine.training.checks import ConfigChecks
+from engine.training.config import RunConfig, device_precisions, train_specs
+from engine.training.job import TOKENIZER_FILE, TrainingWork, read_labels
+from engine.training.plan import Planner
+from engine.training.recorder import RunRecorder
+from engine.training.runs import RunBook
+
+log = logging.getLogger("engine.training")
+Submit = Callable[..., Job]  # JobManager.submit(kind, title, fn, lane=...)
+AddVectors = Callable[[str, list[str], Any, str], P.VectorSourceInfo]  # name, words, matrix, from
+
+
+class TrainingService:
+    """Starts, controls, resumes, describes and exports training runs."""
+
+    def __init__(
+        self,
+        home: Home,
+        store: Store,
+        submit: Submit,
+        publish: Callable[[P.Event], None],
+        checks: ConfigChecks,
+        tokenizers: TokenizerService,
+        add_vectors: AddVectors,
+    ) -> None:
+        self.runs_dir = home.data_dir / "runs"
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self.submit = submit
+        self.checks = checks
+        self.tokenizers = tokenizers
+        self.add_vectors = add_vectors
+        self.book = RunBook(store, publish, Changes("runs", publish))
+        self.models = Changes("models", publish)
+        self.work = TrainingWork(checks.datasets, tokenizers, checks.vectors, self.book)
+        self.planner = Planner(checks)
+
+    # ------------------------------------------------------------- describing
+
+    def info(self, run_id: str) -> P.RunInfo:
+        return self.book.info(run_id)
+
+    def list(self) -> list[P.RunInfo]:
+        return self.book.all()
+
+    def history(self, run_id: str, max_points: int = 0) -> P.RunHistory:
+        return self.book.history(run_id, max_points)
+
+    def schema(self) -> P.RunSchemaResult:
+        """Every architecture's settings and the training settings, for a form."""
+        device = best_device().type
+        return P.RunSchemaResult(
+            architectures=models.architecture_infos(),
+            train=train_specs(),
+            device=device,
+            precisions=device_precisions(device),
+        )
+
+    def plan(self, config_toml: str) -> P.RunPlanResult:
+        return self.planner.plan(config_toml)
+
+    # ------------------------------------------------------------- starting
+
+    def start(self, config_toml: str, name: str | None = None) -> P.RunInfo:
+        cfg = RunConfig.from_toml(config_toml, name)
+        self.checks.check(cfg)  # refused before any run exists
+        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        folder = self.runs_dir / run_id
+        folder.mkdir(parents=True)
+        (folder / "config.toml").write_text(config_toml, encoding="utf-8")
+        self.book.add(run_id, cfg.name, cfg.arch, cfg.dataset, config_toml, str(folder))
+        self.book.update(run_id, metric=str(cfg.train.get("metric", "loss")))
+        return self._launch(run_id, cfg, resume=False)
+
+    def _launch(self, run_id: str, cfg: RunConfig, resume: bool) -> P.RunInfo:
+        folder = self.runs_dir / run_id
+        book = self.book
+
+        def work(job: Job) -> P.Result | None:
+            recorder = RunRecorder(book, run_id)
+            book.update(run_id, state="running", started=time.time(), message="")
+            try:
+                state, message = self.work(cfg, run_id, folder, resume, job, recorder)
+            except EngineError as exc:
+                recorder.flush()
+                book.update(run_id, state="failed", ended=time.time(), message=exc.message)
+                raise
+            except Exception as exc:
+                recorder.flush()
+                message = f"{type(exc).__name__}: {exc}"
+                book.update(run_id, state="failed", ended=time.time(), message=message)
+                raise
+            recorder.flush()
+            info = book.update(run_id, state=state, ended=time.time(), message=message)
+            if list_checkpoints(folder / "checkpoints"):
+                self.models.updated(run_id)  # a trained model to predict with, export, attack
+            return P.RunResult(run=info)
+
+        # queued before submitting: a job that starts at once must not be set back to queued
+        book.update(run_id, state="queued", message=str(folder))
+        lane: Lane = "device"
+        job = self.submit("train", f"train {cfg.name}", work, lane=lane)
+        return book.update(run_id, job_id=job.id)
+
+    def resume(self, run_id: str) -> P.RunInfo:
+        info = self.book.info(run_id)
+        if info.state in ("running", "queued", "paused"):
+            raise EngineError(
+                f"run {run_id} is {info.state}; only stopped, failed or interrupted runs resume"
+            )
+        if not list_checkpoints(self.runs_dir / run_id / "checkpoints"):  # complete ones only
+            raise EngineError(
+                f"run {run_id} has no checkpoint to resume from", hint="start it again instead"
+            )
+        return self._launch(run_id, self._config(run_id), resume=True)
+
+    # ------------------------------------------------------------- controls
+
+    def control(self, call: P.RunControl) -> P.RunInfo:
+        """Pause, resume, stop, checkpoint now or set the learning rate of a training run."""
+        info = self.book.info(call.run_id)
+        control = self.book.control(call.run_id)
+        if control is None:
+            raise EngineError(
+                f"run {call.run_id} is {info.state}, not training",
+                hint="an interrupted or stopped run continues with: workbench runs resume ID",
+            )
+        run_id = call.run_id
+        if call.action == "pause":
+            control.pause()
+            return self.book.update(run_id, state="paused")
+        if call.action == "resume":
+            control.resume()
+            return self.book.update(run_id, state="running")
+        if call.action == "stop":
+            control.stop()
+            return self.book.update(run_id, message="stopping after this batch")
+        if call.action == "checkpoint":
+            control.checkpoint_now()
+            return self.book.update(run_id, message="checkpoint after this batch")
+        if call.lr is None or not call.lr > 0:
+            raise EngineError(f"a learning rate must be above 0, not {call.lr}")
+        control.set_lr(call.lr)
+        return self.book.update(run_id, message=f"learning rate set to {call.lr:g}")
+
+    # ------------------------------------------------------------- trained models
+
+    def _config(self, run_id: str) -> RunConfig:
+        info = self.book.info(run_id)
+        return RunConfig.from_toml(self.book.config_toml(run_id), info.name)
+
+    def trained_run(self, run_id: str) -> models.TrainedRun:
+        """What rebuilds a run's model from its best (else last) checkpoint."""
+        cfg = self._config(run_id)
+        folder = self.runs_dir / run_id
+        checkpoint = best_or_last(folder / "checkpoints")
+        saved = folder / TOKENIZER_FILE
+        if saved.is_file():
+            from tokenizers import Tokenizer
+
+            tokenizer: Any = Tokenizer.from_file(str(saved))
+            pad_id = self.tokenizers.pad_id_of(tokenizer)
+        else:  # a run from before its tokenizer was kept in its folder
+            tokenizer = self.tokenizers.get(cfg.tokenizer)
+            pad_id = self.tokenizers.pad_id(cfg.tokenizer)
+        labels = read_labels(folder)
+        if labels is None:
+            labels = []
+            if models.get_spec(cfg.arch).task == "classify":
+                _, _, labels = self.work.labelled(cfg, cfg.train_split, None)
+        return models.TrainedRun(
+            run_id=run_id,
+            folder=folder,
+            checkpoint=checkpoint,
+            arch=cfg.arch,
+            params=cfg.model,
+            tokenizer=tokenizer,
+            pad_id=pad_id,
+            labels=labels,
+            description=f"run {run_id} ({cfg.arch} on {cfg.dataset})",
+        )
+
+    def trained(self, run_id: str) -> models.TrainedModel:
+        return models.load_trained(self.trained_run(run_id))
+
+    def export(self, run_id: str, path: str) -> str:
+        return models.export_trained(self.trained(run_id), path)
+
+    def to_vectors(self, run_id: str, name: str) -> P.VectorSourceInfo:
+        """A trained run's embedding layer (its best checkpoint) as a static vector source."""
+        trained = self.trained(run_id)
+        words, matrix = models.embedding_table(trained)
+        return self.add_vectors(name, words, matrix, trained.run.description)

@@ -1,0 +1,130 @@
+"""The engine assembled: every domain's service built with what it needs, its handlers bound,
+the server and the device report. The one module that knows every domain.
+
+    store, bus, jobs  ->  datasets -> tokenizers -> embeddings, training  ->  Dispatch -> Server
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from engine import protocol as P
+from engine.core import system
+from engine.core.calls import Dispatch
+from engine.core.catalog import Changes
+from engine.core.device import DeviceMonitor
+from engine.core.events import EventBus
+from engine.core.jobs import Job, JobManager
+from engine.core.server import Server, job_ended
+from engine.core.store import Store
+from engine.datasets import handlers as dataset_calls
+from engine.datasets.service import DatasetService
+from engine.embeddings import handlers as embedding_calls
+from engine.embeddings.service import EmbeddingService
+from engine.paths import Home
+from engine.tokenizers import handlers as tokenizer_calls
+from engine.tokenizers.service import TokenizerService
+from engine.training import handlers as training_calls
+from engine.training.checks import ConfigChecks
+from engine.training.service import Submit, TrainingService
+
+log = logging.getLogger("engine")
+DEVICE_INTERVAL = 0.5  # device report refresh while a client is attached
+
+
+@dataclass
+class Services:
+    """Every domain's service, built once per engine."""
+
+    datasets: DatasetService
+    tokenizers: TokenizerService
+    embeddings: EmbeddingService
+    training: TrainingService
+
+
+def build_services(home: Home, store: Store, bus: EventBus, submit: Submit) -> Services:
+    """Each service gets what it uses through its constructor; submit starts a job
+    (JobManager.submit)."""
+    publish = bus.publish
+    datasets = DatasetService(home, store, Changes("datasets", publish))
+    tokenizers = TokenizerService(home, store, datasets.texts, Changes("tokenizers", publish))
+    bus.listen(P.CatalogChanged, _forget_changed_datasets(tokenizers))
+    embeddings = EmbeddingService(home, Changes("vectors", publish))
+    checks = ConfigChecks(datasets, tokenizers, embeddings.table)
+    training = TrainingService(
+        home, store, submit, publish, checks, tokenizers, add_vectors=embeddings.add_table
+    )
+    return Services(datasets, tokenizers, embeddings, training)
+
+
+def _forget_changed_datasets(tokenizers: TokenizerService) -> Callable[[P.CatalogChanged], None]:
+    def forget(event: P.CatalogChanged) -> None:
+        if event.kind == "datasets":  # token counts and vocabularies follow the old texts
+            tokenizers.forget_dataset(event.name)
+
+    return forget
+
+
+def mount(dispatch: Dispatch, services: Services) -> None:
+    dispatch.mount(dataset_calls.calls, services.datasets)
+    dispatch.mount(tokenizer_calls.calls, services.tokenizers)
+    dispatch.mount(embedding_calls.calls, services.embeddings)
+    dispatch.mount(training_calls.calls, services.training)
+
+
+class Engine:
+    """One engine for one home: build it inside the running event loop, then serve()."""
+
+    def __init__(self, home: Home) -> None:
+        self.home = home
+        self.session_id = uuid.uuid4().hex
+        self.bus = EventBus()
+        self.store = Store(home.db)
+        self.jobs = JobManager(on_end=self._job_ended)
+        self.device = DeviceMonitor()
+        self.services = build_services(home, self.store, self.bus, self.jobs.submit)
+        self.dispatch = Dispatch()
+        pool = ThreadPoolExecutor(2, thread_name_prefix="query")
+        self.server = Server(home, self.session_id, self.dispatch, self.bus, self.jobs, pool)
+        self.system = system.SystemService(
+            home,
+            self.session_id,
+            time.time(),
+            self.device,
+            self.jobs,
+            clients=lambda: len(self.server.clients),
+            stop=self.server.stop,
+        )
+        self.dispatch.mount(system.calls, self.system)
+        mount(self.dispatch, self.services)
+
+    async def serve(self) -> None:
+        reporter = asyncio.create_task(self._device_loop(), name="device")
+        try:
+            await self.server.serve(on_listening=self.device.detect_in_background)
+        finally:
+            reporter.cancel()
+            self.store.close()
+            log.info("engine stopped")
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def _job_ended(self, job: Job) -> None:
+        """In the job's thread: the logs it left, then its end, in order."""
+        for log_event in job.take_logs():
+            self.bus.publish(log_event)
+        self.bus.publish(job_ended(job))
+
+    async def _device_loop(self) -> None:
+        while True:
+            await asyncio.sleep(DEVICE_INTERVAL)
+            if self.server.clients:
+                running = sum(1 for j in self.jobs.active() if j.state == "running")
+                self.bus.publish(P.DeviceUpdate(device=self.device.sample(), jobs_running=running))

@@ -1,0 +1,104 @@
+"""`workbench engine start|stop|status|logs`: the engine itself (the system domain)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from typing import Any
+
+from engine import protocol as P
+from engine.paths import Home, resolve_home
+from workbench.cli.common import emit_json, err, out, run, table, with_json
+from workbench.engine.client import EngineClient
+
+
+def cmd_engine(args: argparse.Namespace) -> int:
+    if args.action == "logs":
+        return _engine_logs(resolve_home(args.home), args.lines, args.follow)
+    if args.action == "start":
+
+        async def start(client: EngineClient) -> int:
+            st = await client.ask(P.Status())
+            if args.json:
+                emit_json(st)
+            else:
+                verb = "started" if client.spawned else "already running"
+                out.print(f"engine {verb}: pid {st.pid}, socket {st.socket}")
+            return 0
+
+        return run(args, start)
+    if args.action == "stop":
+        args.start_engine = False
+
+        async def stop(client: EngineClient) -> int:
+            st = await client.ask(P.Status())
+            await client.ask(P.Shutdown())
+            for _ in range(200):  # the engine removes its socket last
+                if not client.endpoint.socket.exists():
+                    break
+                await asyncio.sleep(0.05)
+            if args.json:
+                emit_json({"stopped": True, "pid": st.pid})
+            else:
+                out.print(f"engine stopped (pid {st.pid})")
+            return 0
+
+        return run(args, stop)
+    args.start_engine = False
+
+    async def status(client: EngineClient) -> int:
+        st = await client.ask(P.Status())
+        if args.json:
+            emit_json(st)
+            return 0
+        dev = st.device
+        mem = f"{dev.memory_used / 2**30:.1f}/{dev.memory_total / 2**30:.1f} GiB"
+        rows = [
+            ["pid", st.pid],
+            ["session", st.session_id],
+            ["version", st.version],
+            ["up", f"{time.time() - st.started:.0f} s"],
+            ["home", st.home],
+            ["data", st.data_dir],
+            ["socket", st.socket],
+            ["log", st.log_path],
+            ["device", f"{dev.name} [{dev.kind}] {mem}"],
+            ["clients", st.clients],
+            ["jobs", ", ".join(f"{j.job_id} {j.title} {j.state}" for j in st.jobs) or "none"],
+        ]
+        out.print(table("engine", ["", ""], rows))
+        return 0
+
+    code = run(args, status)
+    if code != 0 and not args.json:
+        err.print("no engine is running; start one with `workbench engine start`")
+    return code
+
+
+def _engine_logs(home: Home, lines: int, follow: bool) -> int:
+    if not home.log.exists():
+        err.print(f"no engine log yet at {home.log}")
+        return 1
+    with open(home.log, encoding="utf-8", errors="replace") as fh:
+        tail = fh.readlines()[-lines:]
+        sys.stdout.write("".join(tail))
+        sys.stdout.flush()
+        while follow:
+            line = fh.readline()
+            if line:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            else:
+                time.sleep(0.2)
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    eng = sub.add_parser("engine", help="start, stop or inspect the engine")
+    eng.add_argument("action", choices=["start", "stop", "status", "logs"])
+    eng.add_argument("-n", "--lines", type=int, default=50, help="log lines to show")
+    eng.add_argument("-f", "--follow", action="store_true", help="keep printing the log")
+    with_json(eng)
+    eng.set_defaults(handler=cmd_engine)

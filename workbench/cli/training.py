@@ -1,0 +1,209 @@
+"""`workbench train CONFIG.toml [--follow]` and `workbench runs list|show|stop|resume|export`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from rich.live import Live
+from rich.table import Table
+
+from engine import protocol as P
+from workbench.cli.common import emit_json, err, out, run, table, with_json
+from workbench.engine.client import EngineClient, EngineError
+
+FINAL = ("finished", "failed", "stopped", "interrupted")
+
+
+def _run_row(r: P.RunInfo) -> list[Any]:
+    best = f"{r.metric} {r.best:.4f}" if r.best is not None else "-"
+    return [r.run_id, r.name, r.arch, r.dataset, r.state, f"{r.step:,}/{r.total_steps:,}", best]
+
+
+async def follow(client: EngineClient, run_id: str, as_json: bool) -> P.RunInfo:
+    """Print a run's progress until it ends: a live table, or JSON lines of every event."""
+    done: asyncio.Future[P.RunInfo] = asyncio.get_running_loop().create_future()
+    latest: dict[str, float] = {}
+    state: dict[str, P.RunInfo] = {}
+
+    def on_events(events: list[P.Event], _: int) -> None:
+        for ev in events:
+            if isinstance(ev, P.RunMetrics):
+                for p in ev.points:
+                    if p.run_id == run_id:
+                        latest[p.series] = p.value
+                        if as_json:
+                            sys.stdout.write(msgspec.json.encode(p).decode() + "\n")
+            elif (
+                isinstance(ev, P.RunUpdate | P.RunEval)
+                and (ev.run.run_id if isinstance(ev, P.RunUpdate) else ev.run_id) == run_id
+            ):
+                if as_json:
+                    sys.stdout.write(msgspec.json.encode(ev).decode() + "\n")
+                if isinstance(ev, P.RunUpdate):
+                    state["run"] = ev.run
+                    if ev.run.state in FINAL and not done.done():
+                        done.set_result(ev.run)
+        if as_json:
+            sys.stdout.flush()
+
+    unsubscribe = client.subscribe(on_events)
+    try:
+        return await _until_done(client, run_id, as_json, done, state, latest)
+    finally:
+        unsubscribe()
+
+
+async def _until_done(
+    client: EngineClient,
+    run_id: str,
+    as_json: bool,
+    done: asyncio.Future[P.RunInfo],
+    state: dict[str, P.RunInfo],
+    latest: dict[str, float],
+) -> P.RunInfo:
+    first = await client.ask(P.RunShow(run_id=run_id, max_points=1))
+    state["run"] = first.run
+    if first.run.state in FINAL:
+        return first.run
+    if as_json:
+        return await done
+
+    def render() -> Table:
+        r = state["run"]
+        t = Table(title=f"{r.name} ({r.run_id}) {r.state}", title_justify="left", box=None)
+        t.add_column("")
+        t.add_column("")
+        t.add_row("step", f"{r.step:,}/{r.total_steps:,}  epoch {r.epoch:.2f}")
+        for key in ("train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr", "tokens_per_s"):
+            if key in latest:
+                t.add_row(key, f"{latest[key]:.4g}")
+        if r.message:
+            t.add_row("note", r.message)
+        return t
+
+    with Live(render(), console=err, refresh_per_second=4, transient=False) as live:
+        while not done.done():
+            await asyncio.wait([done], timeout=0.25)
+            live.update(render())
+    return done.result()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    path = Path(args.config)
+    try:
+        text = path.read_text(encoding="utf-8")  # read before the engine is involved
+    except OSError as exc:
+        err.print(f"[bold red]error:[/] cannot read {path}: {exc.strerror}")
+        return 1
+
+    async def go(client: EngineClient) -> int:
+        res = await client.ask(P.RunStart(config_toml=text, name=args.name))
+        if not args.follow:
+            emit_json(res.run) if args.json else out.print(
+                f"started run [bold]{res.run.run_id}[/] ({res.run.name}); follow it with "
+                f"`workbench runs show {res.run.run_id}` or in the app (5)"
+            )
+            return 0
+        end = await follow(client, res.run.run_id, args.json)
+        if not args.json:
+            out.print(
+                table(
+                    "run",
+                    ["id", "name", "arch", "dataset", "state", "step", "best"],
+                    [_run_row(end)],
+                )
+            )
+        return 0 if end.state == "finished" else 1
+
+    return run(args, go)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    async def go(client: EngineClient) -> int:
+        if args.action == "list":
+            res = await client.ask(P.RunList())
+            if args.json:
+                emit_json(res.runs)
+            else:
+                out.print(
+                    table(
+                        "runs",
+                        ["id", "name", "arch", "dataset", "state", "step", "best"],
+                        [_run_row(r) for r in res.runs],
+                    )
+                )
+            return 0
+        if args.action == "show":
+            hist = await client.ask(P.RunShow(run_id=args.run_id))
+            if args.json:
+                emit_json(hist)
+                return 0
+            out.print(
+                table(
+                    "run",
+                    ["id", "name", "arch", "dataset", "state", "step", "best"],
+                    [_run_row(hist.run)],
+                )
+            )
+            for name, pts in sorted(hist.series.items()):
+                if pts and name != "epoch":
+                    out.print(
+                        f"{name}: {len(pts)} points, last {pts[-1][1]:.4g} at step {pts[-1][0]:,}"
+                    )
+            if hist.evals:
+                last = hist.evals[-1]
+                out.print(
+                    "last evaluation: " + ", ".join(f"{k} {v:.4f}" for k, v in last.metrics.items())
+                )
+            if args.follow:
+                await follow(client, args.run_id, False)
+            return 0
+        if args.action == "export":
+            res = await client.ask(P.RunExport(run_id=args.run_id, path=args.path))
+        elif args.action == "resume":
+            started = await client.ask(P.RunResume(run_id=args.run_id))
+            if args.follow:
+                end = await follow(client, args.run_id, args.json)
+                if end.state != "finished":
+                    raise EngineError(
+                        "run_" + end.state, f"run {end.run_id} {end.state}: {end.message}"
+                    )
+            res = P.Ok(message=f"resuming {started.run.name} from its last checkpoint")
+        else:
+            action = {
+                "stop": "stop",
+                "pause": "pause",
+                "continue": "resume",
+                "checkpoint": "checkpoint",
+            }[args.action]
+            ran = await client.ask(P.RunControl(run_id=args.run_id, action=action))
+            res = P.Ok(message=f"{args.action}: run {ran.run.run_id} is {ran.run.state}")
+        emit_json({"ok": res.message}) if args.json else out.print(res.message)
+        return 0
+
+    return run(args, go)
+
+
+def add_parser(sub: Any) -> None:
+    tr = with_json(sub.add_parser("train", help="start a training run from a TOML config"))
+    tr.add_argument("config", help="a TOML file (see examples/)")
+    tr.add_argument("--name", help="a name for the run (default: from the file)")
+    tr.add_argument("--follow", action="store_true", help="print progress until the run ends")
+    tr.set_defaults(handler=cmd_train)
+    rs = sub.add_parser("runs", help="list, show, stop, resume or export training runs")
+    rsub = rs.add_subparsers(dest="action", required=True)
+    with_json(rsub.add_parser("list"))
+    for action in ("show", "stop", "pause", "continue", "checkpoint", "resume"):
+        p = with_json(rsub.add_parser(action))
+        p.add_argument("run_id")
+        if action in ("show", "resume"):
+            p.add_argument("--follow", action="store_true")
+    ex = with_json(rsub.add_parser("export", help="a Hugging Face folder, usable with pipeline()"))
+    ex.add_argument("run_id")
+    ex.add_argument("path")
+    rs.set_defaults(handler=cmd_runs)
