@@ -25,6 +25,11 @@ $(VENV)/.test: $(VENV)/.base
 	$(PIP) install -c constraints.txt -e '.[test]'
 	touch $@
 
+# the benchmarks need no test extras: only the peers they compare against
+$(VENV)/.bench: $(VENV)/.base
+	$(PIP) install -c constraints.txt -e '.[bench]'
+	touch $@
+
 run: $(VENV)/.base
 	$(BIN)/workbench
 
@@ -36,7 +41,7 @@ lint: $(VENV)/.test
 test: lint
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
-bench: $(VENV)/.test
+bench: $(VENV)/.bench
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench
 
 clean:

@@ -116,6 +116,46 @@ def job_outcome(end: P.JobEnded) -> None:
         raise EngineError.of(end.error)
 
 
+# ------------------------------------------------------------------ what every registry shares
+
+
+Action = Callable[[EngineClient], Awaitable[int]]
+T = TypeVar("T")
+
+
+async def list_items(
+    client: EngineClient,
+    call: P.Returns[Any],
+    items_of: Callable[[Any], list[T]],
+    as_json: bool,
+    title: str,
+    headers: list[str],
+    row_of: Callable[[T], list[Any]],
+) -> int:
+    """A registry listing: the items as JSON, or a table of one row per item."""
+    items = items_of(await client.ask(call))
+    if as_json:
+        emit_json(items)
+    else:
+        out.print(table(title, headers, [row_of(item) for item in items]))
+    return 0
+
+
+async def delete_item(client: EngineClient, call: P.Returns[P.Ok], name: str, as_json: bool) -> int:
+    """Delete one registry entry: {"deleted": name} as JSON, or the engine's message."""
+    res = await client.ask(call)
+    if as_json:
+        emit_json({"deleted": name})
+    else:
+        out.print(res.message)
+    return 0
+
+
+def source_or_hint(item: Any) -> str:
+    """Where a listed item comes from, or how to install it when its package is missing."""
+    return str(item.source) if item.available else f"not installed: {item.hint}"
+
+
 def table(title: str, headers: list[str], rows: list[list[Any]]) -> Table:
     table = Table(title=title, title_justify="left", header_style="bold")
     for h in headers:

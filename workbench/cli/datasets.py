@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from engine import protocol as P
 from workbench.cli.common import (
+    Action,
+    delete_item,
     dist,
     emit_json,
     err,
+    list_items,
     out,
     run,
     run_job,
+    source_or_hint,
     table,
     with_json,
 )
@@ -24,27 +27,26 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return run(args, DATASET_ACTIONS[args.action](args))
 
 
-def _ds_list(args: argparse.Namespace) -> Callable[[EngineClient], Awaitable[int]]:
-    async def go(client: EngineClient) -> int:
-        res = await client.ask(P.DatasetList())
-        if args.json:
-            emit_json(res.datasets)
-            return 0
-        rows = []
-        for d in res.datasets:
-            if not d.available:
-                rows.append([d.name, "-", "-", "-", f"not installed: {d.hint}"])
-            elif d.rows == 0:
-                rows.append([d.name, "-", "-", "-", "built-in, opens on first use"])
-            else:
-                rows.append([d.name, f"{d.rows:,}", d.classes, dist(d.splits), d.source])
-        out.print(table("datasets", ["name", "rows", "classes", "splits", "source"], rows))
-        return 0
+def _ds_list(args: argparse.Namespace) -> Action:
+    def row(d: P.DatasetInfo) -> list[Any]:
+        if not d.available:
+            return [d.name, "-", "-", "-", source_or_hint(d)]
+        if d.rows == 0:
+            return [d.name, "-", "-", "-", "built-in, opens on first use"]
+        return [d.name, f"{d.rows:,}", d.classes, dist(d.splits), d.source]
 
-    return go
+    return lambda client: list_items(
+        client,
+        P.DatasetList(),
+        lambda res: res.datasets,
+        args.json,
+        "datasets",
+        ["name", "rows", "classes", "splits", "source"],
+        row,
+    )
 
 
-def _ds_show(args: argparse.Namespace) -> Callable[[EngineClient], Awaitable[int]]:
+def _ds_show(args: argparse.Namespace) -> Action:
     async def go(client: EngineClient) -> int:
         res = await client.ask(P.DatasetOpen(name=args.name))
         d = res.dataset
@@ -63,7 +65,7 @@ def _ds_show(args: argparse.Namespace) -> Callable[[EngineClient], Awaitable[int
     return go
 
 
-def _ds_rows(args: argparse.Namespace) -> Callable[[EngineClient], Awaitable[int]]:
+def _ds_rows(args: argparse.Namespace) -> Action:
     async def go(client: EngineClient) -> int:
         call = P.DatasetRows(
             name=args.name,
@@ -88,7 +90,7 @@ def _ds_rows(args: argparse.Namespace) -> Callable[[EngineClient], Awaitable[int
     return go
 
 
-def _ds_import(args: argparse.Namespace) -> Callable[[EngineClient], Awaitable[int]]:
+def _ds_import(args: argparse.Namespace) -> Action:
     async def go(client: EngineClient) -> int:
         text_col, label_col = args.text_column, args.label_column
         if text_col is None or (label_col is None and not args.no_label):
@@ -120,7 +122,7 @@ def _ds_import(args: argparse.Namespace) -> Callable[[EngineClient], Awaitable[i
     return go
 
 
-def _ds_split(args: argparse.Namespace) -> Callable[[EngineClient], Awaitable[int]]:
+def _ds_split(args: argparse.Namespace) -> Action:
     async def go(client: EngineClient) -> int:
         call = P.DatasetSplit(
             name=args.name,
@@ -149,7 +151,7 @@ def _ds_split(args: argparse.Namespace) -> Callable[[EngineClient], Awaitable[in
     return go
 
 
-def _ds_stats(args: argparse.Namespace) -> Callable[[EngineClient], Awaitable[int]]:
+def _ds_stats(args: argparse.Namespace) -> Action:
     async def go(client: EngineClient) -> int:
         res = await client.ask(P.DatasetStats(name=args.name, split=args.split))
         if args.json:
@@ -164,7 +166,7 @@ def _ds_stats(args: argparse.Namespace) -> Callable[[EngineClient], Awaitable[in
     return go
 
 
-def _ds_report(args: argparse.Namespace) -> Callable[[EngineClient], Awaitable[int]]:
+def _ds_report(args: argparse.Namespace) -> Action:
     async def go(client: EngineClient) -> int:
         res = await client.ask(P.DatasetReport(name=args.name))
         if args.json:
@@ -185,16 +187,8 @@ def _ds_report(args: argparse.Namespace) -> Callable[[EngineClient], Awaitable[i
     return go
 
 
-def _ds_delete(args: argparse.Namespace) -> Callable[[EngineClient], Awaitable[int]]:
-    async def go(client: EngineClient) -> int:
-        res = await client.ask(P.DatasetDelete(name=args.name))
-        if args.json:
-            emit_json({"deleted": args.name})
-        else:
-            out.print(res.message)
-        return 0
-
-    return go
+def _ds_delete(args: argparse.Namespace) -> Action:
+    return lambda client: delete_item(client, P.DatasetDelete(name=args.name), args.name, args.json)
 
 
 DATASET_ACTIONS = {

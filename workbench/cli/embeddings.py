@@ -7,7 +7,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from engine import protocol as P
-from workbench.cli.common import emit_json, out, run, run_job, table, with_json
+from workbench.cli.common import (
+    delete_item,
+    emit_json,
+    list_items,
+    out,
+    run,
+    run_job,
+    source_or_hint,
+    table,
+    with_json,
+)
 from workbench.engine.client import EngineClient, EngineError
 
 Action = Callable[[EngineClient], Awaitable[int]]
@@ -112,23 +122,20 @@ def cmd_project(args: argparse.Namespace) -> int:
 
 
 def cmd_vectors(args: argparse.Namespace) -> int:
+    def row(s: P.VectorSourceInfo) -> list[Any]:
+        words = f"{s.vocab_size:,}" if s.vocab_size else "-"
+        return [s.name, s.kind, s.dim, words, source_or_hint(s)]
+
     async def listing(client: EngineClient) -> int:
-        res = await client.ask(P.VectorSources())
-        if args.json:
-            emit_json(res.sources)
-            return 0
-        rows = [
-            [
-                s.name,
-                s.kind,
-                s.dim,
-                f"{s.vocab_size:,}" if s.vocab_size else "-",
-                s.source if s.available else f"not installed: {s.hint}",
-            ]
-            for s in res.sources
-        ]
-        out.print(table("vector sources", ["name", "kind", "dim", "words", "source"], rows))
-        return 0
+        return await list_items(
+            client,
+            P.VectorSources(),
+            lambda res: res.sources,
+            args.json,
+            "vector sources",
+            ["name", "kind", "dim", "words", "source"],
+            row,
+        )
 
     async def add(client: EngineClient) -> int:
         call = P.VectorAdd(name=args.name, path=args.path, words_path=args.words)
@@ -141,12 +148,7 @@ def cmd_vectors(args: argparse.Namespace) -> int:
         return 0
 
     async def delete(client: EngineClient) -> int:
-        res = await client.ask(P.VectorDelete(name=args.name))
-        if args.json:
-            emit_json({"deleted": args.name})
-        else:
-            out.print(res.message)
-        return 0
+        return await delete_item(client, P.VectorDelete(name=args.name), args.name, args.json)
 
     async def from_run(client: EngineClient) -> int:
         res = await client.ask(P.VectorFromRun(run_id=args.run_id, name=args.name))

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from engine import protocol as P
-from workbench.cli.common import emit_json, out, run, run_job, table, with_json
+from workbench.cli.common import (
+    Action,
+    delete_item,
+    emit_json,
+    list_items,
+    out,
+    run,
+    run_job,
+    source_or_hint,
+    table,
+    with_json,
+)
 from workbench.engine.client import EngineClient
-
-Action = Callable[[EngineClient], Awaitable[int]]
 
 
 def cmd_tokenize(args: argparse.Namespace) -> int:
@@ -85,25 +94,19 @@ def cmd_tokenizers(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> Action:
-    async def go(client: EngineClient) -> int:
-        res = await client.ask(P.TokenizerList())
-        if args.json:
-            emit_json(res.tokenizers)
-            return 0
-        rows = [
-            [
-                t.name,
-                t.kind,
-                f"{t.vocab_size:,}" if t.available else "-",
-                " ".join(t.specials[:6]),
-                t.source if t.available else f"not installed: {t.hint}",
-            ]
-            for t in res.tokenizers
-        ]
-        out.print(table("tokenizers", ["name", "kind", "vocab", "specials", "source"], rows))
-        return 0
+    def row(t: P.TokenizerInfo) -> list[Any]:
+        vocab = f"{t.vocab_size:,}" if t.available else "-"
+        return [t.name, t.kind, vocab, " ".join(t.specials[:6]), source_or_hint(t)]
 
-    return go
+    return lambda client: list_items(
+        client,
+        P.TokenizerList(),
+        lambda res: res.tokenizers,
+        args.json,
+        "tokenizers",
+        ["name", "kind", "vocab", "specials", "source"],
+        row,
+    )
 
 
 def _show(args: argparse.Namespace) -> Action:
@@ -163,15 +166,9 @@ def _add(args: argparse.Namespace) -> Action:
 
 
 def _delete(args: argparse.Namespace) -> Action:
-    async def go(client: EngineClient) -> int:
-        res = await client.ask(P.TokenizerDelete(name=args.name))
-        if args.json:
-            emit_json({"deleted": args.name})
-        else:
-            out.print(res.message)
-        return 0
-
-    return go
+    return lambda client: delete_item(
+        client, P.TokenizerDelete(name=args.name), args.name, args.json
+    )
 
 
 def _stats(args: argparse.Namespace) -> Action:
