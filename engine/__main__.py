@@ -13,16 +13,35 @@ import logging
 import logging.handlers
 import os
 import signal
+import stat
 import sys
 from typing import IO
 
-from engine.paths import Home, resolve_home
+from engine.paths import PRIVATE_DIR, PRIVATE_FILE, Home, HomeError, resolve_home
 
 EXIT_ALREADY_RUNNING = 3
+EXIT_BAD_HOME = 4
+
+
+def close_home(home: Home) -> int:
+    """Make every folder of the home 0700 and every file 0600 (homes made before the workbench
+    kept them private); how many were changed. Symlinks are left alone."""
+    changed = 0
+    for root, dirs, files in os.walk(home.data_dir):
+        for name, mode in [(d, PRIVATE_DIR) for d in dirs] + [(f, PRIVATE_FILE) for f in files]:
+            path = os.path.join(root, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if not stat.S_ISLNK(st.st_mode) and st.st_mode & 0o077:
+                os.chmod(path, mode)
+                changed += 1
+    return changed
 
 
 def _setup_logging(home: Home, verbose: bool) -> None:
-    handler = logging.handlers.RotatingFileHandler(
+    handler = logging.handlers.RotatingFileHandler(  # 0600: the umask is set first
         home.log, maxBytes=5 * 1024 * 1024, backupCount=3, encoding="utf-8"
     )
     handler.setFormatter(
@@ -49,8 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", help="data and runtime dir (default: platform dirs)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
+    os.umask(0o077)  # everything the engine writes is the user's alone: folders 0700, files 0600
     home = resolve_home(args.home)
-    home.ensure()
+    try:
+        home.ensure()
+        fixed = close_home(home)
+    except HomeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_HOME
     lock = acquire_lock(home)
     if lock is None:
         pid = home.pidfile.read_text().strip() if home.pidfile.exists() else "?"
@@ -61,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_ALREADY_RUNNING
     _setup_logging(home, args.verbose)
+    if fixed:
+        logging.getLogger("engine").info(
+            "closed %d files and folders of %s that other users could read", fixed, home.data_dir
+        )
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
     # OpenMP threads that spin-wait between ops starve each other on a shared machine (a

@@ -3,14 +3,18 @@ load-once cache, and how a change is announced (one CatalogChanged event per cha
 
 from __future__ import annotations
 
+import logging
 import re
+import shutil
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Generic, TypeVar
 
 from engine import protocol as P
 from engine.core.errors import EngineError
 
+log = logging.getLogger("engine.catalog")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 K = TypeVar("K")
 V = TypeVar("V")
@@ -29,6 +33,24 @@ def check_new_name(kind: str, name: str, taken: bool) -> None:
             "choose another name, or delete the old one first",
             "exists",
         )
+
+
+def sweep_orphans(folder: Path, registered: set[str], kind: str) -> list[str]:
+    """Remove what a crash left in a registry's folder: half-written `.tmp-*` folders, folders
+    set aside as `.orphan-*`, and folders no registry row names. Says so in the log; returns the
+    names removed."""
+    removed: list[str] = []
+    if not folder.is_dir():
+        return removed
+    for path in sorted(folder.iterdir()):
+        leftover = path.name.startswith((".tmp-", ".orphan-"))
+        unregistered = NAME.match(path.name) is not None and path.name not in registered
+        if path.is_dir() and (leftover or unregistered):
+            why = "unfinished" if path.name.startswith(".tmp-") else "unregistered"
+            log.info("removing an %s %s folder left by a crash: %s", why, kind, path)
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    return removed
 
 
 class LoadOnce(Generic[K, V]):

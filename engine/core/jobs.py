@@ -29,6 +29,7 @@ log = logging.getLogger("engine.jobs")
 Lane = Literal["device", "io"]
 JobFn = Callable[["Job"], "P.Result | None"]
 _LOG_LIMIT = 100_000  # log lines kept per job between flushes; older ones are dropped
+KEEP_ENDED = 200  # ended jobs remembered for status and `workbench jobs`; older ones are let go
 
 
 class Job:
@@ -117,6 +118,7 @@ class JobManager:
         on_done: Callable[[Job], None] | None = None,
     ) -> Job:
         job = Job(f"j{next(self._ids)}", kind, title, lane)
+        self._prune()
         self.jobs[job.id] = job
         self._lanes[lane].submit(self._run, job, fn, on_done)
         log.info("job %s queued: %s (%s lane)", job.id, title, lane)
@@ -165,6 +167,12 @@ class JobManager:
         except Exception:
             log.exception("job %s: reporting its end failed", job.id)
 
+    def _prune(self) -> None:
+        """Forget the oldest ended jobs beyond KEEP_ENDED (dicts keep insertion order)."""
+        ended = [j.id for j in list(self.jobs.values()) if j.state not in ("queued", "running")]
+        for job_id in ended[: max(0, len(ended) - KEEP_ENDED)]:
+            self.jobs.pop(job_id, None)
+
     def cancel(self, job_id: str) -> Job | None:
         job = self.jobs.get(job_id)
         if job is not None and job.state in ("queued", "running"):
@@ -172,10 +180,10 @@ class JobManager:
         return job
 
     def active(self) -> list[Job]:
-        return [j for j in self.jobs.values() if j.state in ("queued", "running")]
+        return [j for j in list(self.jobs.values()) if j.state in ("queued", "running")]
 
     def infos(self) -> list[P.JobInfo]:
-        return [j.info() for j in self.jobs.values()]
+        return [j.info() for j in list(self.jobs.values())]
 
     def shutdown(self) -> None:
         for job in self.active():

@@ -31,6 +31,7 @@ FLUSH_INTERVAL = 0.02  # event batches at most 50 times a second per client
 HANDSHAKE_TIMEOUT = 10.0
 OUTBOX_LIMIT = 200_000  # events held for a slow client before the oldest are dropped
 WRITE_BUFFER_LIMIT = 8 * 1024 * 1024
+PENDING_LIMIT = 256 * 1024 * 1024  # bytes of unfinished frames held for all clients together
 
 
 class Connection:
@@ -39,13 +40,19 @@ class Connection:
     def __init__(self, cid: int, writer: asyncio.StreamWriter) -> None:
         self.cid = cid
         self.writer = writer
+        self.decoder = P.FrameDecoder(P.ClientFrame)
         self.outbox: list[P.Event] = []
         self.dropped = 0
         self.closed = False
 
     def send(self, msg: P.Frame) -> None:
-        if not self.closed:
-            self.writer.write(P.encode(msg))
+        if self.closed:
+            return
+        data = P.encode(msg)
+        if len(data) > P.MAX_FRAME and isinstance(msg, P.Reply):  # no client could read it
+            log.warning("reply %d is %d bytes: refused", msg.id, len(data))
+            data = P.encode(P.Reply(id=msg.id, error=too_large(len(data))))
+        self.writer.write(data)
 
     def queue(self, events: list[P.Event]) -> None:
         self.outbox.extend(events)
@@ -139,17 +146,25 @@ class Server:
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._next_cid += 1
         conn = Connection(self._next_cid, writer)
-        decoder = P.FrameDecoder(P.ClientFrame)
+        attached = False
         try:
-            if not await self._handshake(conn, reader, decoder):
+            uid = P.peer_uid(writer.get_extra_info("socket"))
+            if uid is not None and uid != os.getuid():
+                log.warning(
+                    "refused client %d: it runs as uid %d, not %d", conn.cid, uid, os.getuid()
+                )
+                conn.send(P.Goodbye(reason=f"refused: this engine serves uid {os.getuid()} only"))
                 return
+            if not await self._handshake(conn, reader):
+                return
+            attached = True
             self.clients[conn.cid] = conn
             log.info("client %d attached (%d attached)", conn.cid, len(self.clients))
             while True:
                 data = await reader.read(256 * 1024)
                 if not data:
                     break
-                for msg in decoder.feed(data):
+                for msg in self._feed(conn, data):
                     if isinstance(msg, P.Request):
                         self._on_request(conn, msg)
                     else:
@@ -157,25 +172,43 @@ class Server:
         except P.ProtocolError as exc:
             log.warning("client %d sent garbage, closing it: %s", conn.cid, exc)
             conn.send(P.Goodbye(reason=f"protocol error: {exc}"))
+        except TimeoutError:
+            log.info("client %d never said hello within %.0f s", conn.cid, HANDSHAKE_TIMEOUT)
+            conn.send(P.Goodbye(reason="no hello within the handshake timeout"))
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
             conn.closed = True
+            conn.decoder.clear()  # a half-sent frame is freed now, not at a later collection
             self.clients.pop(conn.cid, None)
             with contextlib.suppress(Exception):
                 writer.close()
-            log.info("client %d detached (%d attached)", conn.cid, len(self.clients))
+            if attached:
+                log.info("client %d detached (%d attached)", conn.cid, len(self.clients))
 
-    async def _handshake(
-        self, conn: Connection, reader: asyncio.StreamReader, decoder: P.FrameDecoder
-    ) -> bool:
+    def _feed(self, conn: Connection, data: bytes) -> list[Any]:
+        """Whole frames from a client's bytes; ProtocolError when the clients together hold
+        more unfinished frames than PENDING_LIMIT."""
+        msgs = conn.decoder.feed(data)
+        if conn.decoder.pending > 4096:  # cheap for the common case of whole frames
+            held = sum(c.decoder.pending for c in self.clients.values())
+            if conn.cid not in self.clients:
+                held += conn.decoder.pending
+            if held > PENDING_LIMIT:
+                raise P.ProtocolError(
+                    f"clients hold {held:,} bytes of unfinished frames, over the "
+                    f"{PENDING_LIMIT:,}-byte limit"
+                )
+        return msgs
+
+    async def _handshake(self, conn: Connection, reader: asyncio.StreamReader) -> bool:
         msgs: list[Any] = []
         async with asyncio.timeout(HANDSHAKE_TIMEOUT):
             while not msgs:
                 data = await reader.read(64 * 1024)
                 if not data:
                     return False
-                msgs = decoder.feed(data)
+                msgs = self._feed(conn, data)
         hello = msgs[0]
         if not isinstance(hello, P.Hello):
             raise P.ProtocolError(f"expected Hello, got {type(hello).__name__}")
@@ -289,6 +322,14 @@ class Server:
             if events:
                 conn.queue(events)
             conn.flush()
+
+
+def too_large(size: int) -> P.ErrorInfo:
+    return P.error(
+        "too_large",
+        f"the answer would be {size:,} bytes, over the {P.MAX_FRAME:,}-byte limit of a frame",
+        "ask for less: fewer rows, words or points at a time",
+    )
 
 
 def job_ended(job: Job) -> P.Event:

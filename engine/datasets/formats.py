@@ -15,7 +15,15 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from engine.core.errors import EngineError
-from engine.datasets.textfiles import TextStream, compression_of, csv_error, json_error, sniff
+from engine.core.files import GB, file_or_folder, regular_file
+from engine.datasets.textfiles import (
+    TextStream,
+    check_swallowed_rows,
+    compression_of,
+    csv_error,
+    json_error,
+    sniff,
+)
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet", "hf-disk", "hub")
 SUFFIXES = {
@@ -29,6 +37,7 @@ SUFFIXES = {
     ".pq": "parquet",
 }
 HF_DISK_FILES = ("dataset_dict.json", "dataset_info.json", "state.json")
+MAX_SOURCE = 64 * GB  # a file to import (streamed: the limit is only against mistakes)
 HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 BLOCK_BYTES = 1 << 20
 PARQUET_BATCH = 50_000
@@ -51,9 +60,30 @@ def _suffix_format(path: Path) -> str | None:
     return SUFFIXES.get(suffixes[-1]) if suffixes else None
 
 
+# What datasets.load_dataset reads as a builder, not a hub dataset: such a "name" would read
+# files from the engine's own folder.
+BUILDER_NAMES = frozenset(
+    ("arrow", "audiofolder", "cache", "csv", "imagefolder", "json", "niftifolder", "pandas",
+     "parquet", "pdffolder", "spark", "sql", "text", "videofolder", "webdataset", "xml")
+)  # fmt: skip
+
+
 def guess_format(source: str) -> str:
-    """The format of a source from its extension or folder contents; a hub name -> hub."""
-    path = Path(source).expanduser()
+    """The format of a source from its extension or folder contents; a hub name -> hub.
+    A file must be named by an absolute path (the engine does not run in the caller's folder);
+    a relative name is a hub dataset, never a builder such as csv or text."""
+    name = source.strip()
+    if not Path(name).expanduser().is_absolute():
+        looks_like_path = _suffix_format(Path(name)) or name.startswith((".", "~")) or "\\" in name
+        if name.lower() in BUILDER_NAMES:
+            raise EngineError(
+                f"'{name}' is one of the datasets library's loaders, not a dataset on the hub",
+                hint="give the full path of your file instead",
+            )
+        if not looks_like_path and HUB_NAME.match(name):
+            return "hub"
+        file_or_folder(name, "dataset file", MAX_SOURCE)  # says why: relative, or missing
+    path = file_or_folder(name, "dataset file", MAX_SOURCE)
     if path.is_dir():
         if any((path / f).exists() for f in HF_DISK_FILES):
             return "hf-disk"
@@ -69,9 +99,6 @@ def guess_format(source: str) -> str:
                 hint="name it .csv, .tsv, .jsonl or .parquet, or pass the format",
             )
         return fmt
-    looks_like_path = _suffix_format(path) or source.startswith((".", "/", "~")) or "\\" in source
-    if not looks_like_path and HUB_NAME.match(source):
-        return "hub"
     raise EngineError(f"{source} does not exist", hint="check the path", code="not_found")
 
 
@@ -107,11 +134,7 @@ class SourceReader:
 
 
 def _existing_file(source: str) -> Path:
-    path = Path(source).expanduser()
-    if not path.exists():
-        raise EngineError(f"{source} does not exist", hint="check the path", code="not_found")
-    if not path.is_file():
-        raise EngineError(f"{source} is not a file", hint="pick a file")
+    path = regular_file(source, "dataset file", MAX_SOURCE)
     if path.stat().st_size == 0:
         raise EngineError(f"{path.name} is empty", hint="pick a file that holds data", code="empty")
     return path
@@ -170,6 +193,8 @@ class CsvReader(SourceReader):
                     raise stream.error or csv_error(
                         self.path, self.display, exc, self.format
                     ) from None
+                if self.format == "csv":
+                    check_swallowed_rows(self.path, self.display, batch)
                 yield batch, parsed.next(), None
 
 

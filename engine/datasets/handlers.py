@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine import protocol as P
 from engine.core.calls import CallTable, JobWork
+from engine.datasets.formats import check_format, guess_format
 from engine.datasets.importer import preview
 from engine.datasets.service import DatasetService
 
@@ -49,6 +50,7 @@ def preview_(datasets: DatasetService, call: P.DatasetPreview) -> P.PreviewResul
 @calls.job(P.DatasetImport, kind="import", title=lambda c: f"import {c.name}")
 def import_(datasets: DatasetService, call: P.DatasetImport) -> JobWork:
     datasets.check_new_name(call.name)
+    check_format(call.format) or guess_format(call.source)  # a bad path is refused at once
     return lambda job: datasets.import_(call, job)
 
 

@@ -17,7 +17,14 @@ from urllib.parse import urlparse
 import pyarrow as pa
 
 from engine.core.errors import EngineError
-from engine.datasets.formats import Chunk, SourceReader, class_names_to_labels
+from engine.core.files import file_or_folder
+from engine.datasets.formats import (
+    BUILDER_NAMES,
+    HUB_NAME,
+    Chunk,
+    SourceReader,
+    class_names_to_labels,
+)
 from engine.datasets.writer import SPLIT_ALIASES
 
 HF_BATCH = 10_000
@@ -112,13 +119,22 @@ class HfReader(SourceReader):
         self.format = fmt
         self._streaming = streaming and fmt == "hub"
         if fmt == "hf-disk":
-            path = Path(source).expanduser()
+            path = file_or_folder(source, "saved dataset", 0)
+            if not path.is_dir():
+                raise EngineError(f"{path} is a file; a saved Hugging Face dataset is a folder")
             loaded = load_disk(path)
             size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
             super().__init__(str(path.resolve()), path.name, size)
         else:
-            super().__init__(source, source, 0)
-            loaded = load_hub(source, self._streaming)
+            name = source.strip()
+            if not name or name.lower() in BUILDER_NAMES or not HUB_NAME.match(name):
+                raise EngineError(
+                    f"'{source}' is not a hub dataset name",
+                    hint="a hub name looks like owner/name (e.g. stanfordnlp/imdb); for a file, "
+                    "give its full path",
+                )
+            super().__init__(name, name, 0)
+            loaded = load_hub(name, self._streaming)
         self._setup(loaded)
 
     def _setup(self, loaded: Any) -> None:

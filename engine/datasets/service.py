@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine import protocol as P
-from engine.core.catalog import Changes, check_new_name
+from engine.core.catalog import Changes, check_new_name, sweep_orphans
 from engine.core.errors import EngineError, JobContext, NullContext
 from engine.core.store import Store, StoreError
 from engine.datasets import builtin
@@ -39,9 +39,8 @@ class DatasetService:
 
     def _sweep_temporary(self) -> None:
         """Remove what a crash left half-written: temp folders, unregistered folders."""
-        for path in self.home.datasets_dir.glob(".tmp-*"):
-            log.info("removing unfinished dataset folder %s", path)
-            shutil.rmtree(path, ignore_errors=True)
+        registered = {Path(d["path"]).name for d in self.store.datasets()}
+        sweep_orphans(self.home.datasets_dir, registered, "dataset")
 
     # ------------------------------------------------------------- listing
 

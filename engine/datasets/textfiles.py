@@ -13,6 +13,9 @@ import re
 from pathlib import Path
 from typing import BinaryIO
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from engine.core.errors import EngineError
 
 SNIFF_BYTES = 8192
@@ -157,6 +160,32 @@ def _line_of(path: Path, snippet: str) -> int | None:
         for start in range(0, at + 1, step):
             newlines += mm[start : min(start + step, at + 1)].count(b"\n")
         return newlines + 1
+
+
+def check_swallowed_rows(path: Path, display: str, batch: pa.RecordBatch) -> None:
+    """EngineError when a quoted field holds lines that are whole rows of their own: a quote
+    opened and not closed on its line swallows the rows after it until a later quote. The
+    message names the line that opens the quote."""
+    fields = batch.num_columns
+    if fields < 2:
+        return
+    for column in batch.columns:
+        if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+            continue
+        has_break = pc.fill_null(pc.match_substring(column, "\n"), False)
+        for value in column.filter(has_break).to_pylist():
+            inner = value.split("\n")[1:-1]  # whole lines inside the field
+            rows = [line for line in inner if line.count(",") == fields - 1]
+            if rows and len(rows) == len(inner):
+                line = _line_of(path, '"' + value) or _line_of(path, value)
+                where = f"line {line}" if line else f"the row starting {value[:40]!r}"
+                raise EngineError(
+                    f"{display} {where} opens a quote that is not closed on that line: the "
+                    f"{len(rows)} line(s) after it were read into one field, though they look "
+                    f"like rows of {fields} fields",
+                    hint=f"close the quote on {where}, or double a quote that is part of the "
+                    'text ("")',
+                )
 
 
 def csv_error(path: Path, display: str, exc: Exception, fmt: str) -> EngineError:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.core.errors import EngineError, JobContext
+from engine.core.files import GB, regular_file
 
 _GAP = re.compile(r"[ \t]+")
 _CHUNK_LINES = 16384
@@ -26,6 +27,9 @@ _BINARY_HINT = (
     "a binary word2vec file (.bin) must be saved as text first, e.g. with gensim: "
     "KeyedVectors.load_word2vec_format(p, binary=True).save_word2vec_format(out, binary=False)"
 )
+
+MAX_VECTORS = 64 * GB  # GloVe 840B as text is 5.6 GB
+MAX_WORDS = 4 * GB
 
 
 @dataclass
@@ -46,8 +50,9 @@ class VectorFile:
 
 def read_vectors(path: Path, fmt: str, words_path: Path | None, ctx: JobContext) -> VectorFile:
     """Read path as fmt ("auto": .npy by its suffix, else text); EngineError on any problem."""
-    if not path.is_file():
-        raise EngineError(f"there is no file '{path}'", hint=_EXAMPLE, code="not_found")
+    path = regular_file(str(path), "vector file", MAX_VECTORS)
+    if words_path is not None:
+        words_path = regular_file(str(words_path), "words file", MAX_WORDS)
     if fmt == "auto":
         fmt = "npy" if path.suffix.lower() == ".npy" else "text"
     if fmt == "npy":

@@ -267,6 +267,7 @@ from engine.protocol.wire import (  # noqa: E402
     Welcome,
     decode_one,
     encode,
+    peer_uid,
 )
 
 __all__ = [
@@ -404,5 +405,6 @@ __all__ = [
     "encode",
     "error",
     "job_result_type",
+    "peer_uid",
     "result_type",
 ]

@@ -10,7 +10,9 @@ arrive later as JobProgress / JobEnded events.
 
 from __future__ import annotations
 
+import socket
 import struct
+import sys
 from typing import Any
 
 import msgspec
@@ -82,6 +84,15 @@ class FrameDecoder:
         self._buf = bytearray()
         self._max = max_frame
 
+    @property
+    def pending(self) -> int:
+        """Bytes held for frames not yet complete."""
+        return len(self._buf)
+
+    def clear(self) -> None:
+        """Drop what is held (the connection is gone)."""
+        self._buf = bytearray()
+
     def feed(self, data: bytes) -> list[Any]:
         """Add bytes; return every complete message. Raises ProtocolError on garbage."""
         buf = self._buf
@@ -104,6 +115,23 @@ class FrameDecoder:
         if pos:
             del buf[:pos]
         return out
+
+
+_PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+
+
+def peer_uid(sock: socket.socket | None) -> int | None:
+    """The uid of the process at the other end of a Unix socket (SO_PEERCRED on Linux,
+    getpeereid elsewhere); None when the platform cannot say."""
+    if sock is None:
+        return None
+    if hasattr(socket, "SO_PEERCRED"):
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
+        return int(_PEERCRED.unpack(raw)[1])
+    if sys.platform == "darwin":  # LOCAL_PEERCRED: struct xucred {version, uid, ...}
+        raw = sock.getsockopt(0, 0x001, 76)
+        return int(struct.unpack_from("Ii", raw)[1])
+    return None
 
 
 def decode_one(data: bytes, kind: Any = Frame) -> Any:

@@ -23,7 +23,7 @@ import msgspec
 from tokenizers import Tokenizer
 
 from engine import protocol as P
-from engine.core.catalog import Changes, LoadOnce, check_new_name
+from engine.core.catalog import Changes, LoadOnce, check_new_name, sweep_orphans
 from engine.core.errors import EngineError, JobContext
 from engine.core.store import Store, StoreError
 from engine.paths import Home
@@ -61,9 +61,8 @@ class TokenizerService:
         self._sweep_temporary()
 
     def _sweep_temporary(self) -> None:
-        for path in self.dir.glob(".tmp-*"):
-            log.info("removing unfinished tokenizer folder %s", path)
-            shutil.rmtree(path, ignore_errors=True)
+        registered = {Path(t["path"]).name for t in self.store.tokenizers()}
+        sweep_orphans(self.dir, registered, "tokenizer")
 
     # ------------------------------------------------------------- listing
 

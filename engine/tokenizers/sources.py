@@ -14,10 +14,12 @@ from tokenizers import Tokenizer
 
 from engine.core.assets import MINILM_DIR, SMOLLM2_GGUF, Asset
 from engine.core.errors import EngineError
+from engine.core.files import MB, file_or_folder, regular_file
 from engine.protocol import TokenizerInfo
 from engine.tokenizers.specials import is_lowercasing, special_tokens, template_of
 
 TOKENIZER_FILE = "tokenizer.json"
+MAX_FILE = 512 * MB  # the largest tokenizer.json seen is about 30 MB
 NOT_A_TOKENIZER = "expected a tokenizer.json or a Hugging Face tokenizer folder"
 
 
@@ -100,8 +102,10 @@ def _load_gguf(path: Path) -> Tokenizer:
 
 
 def _load_folder(path: Path) -> Tokenizer | None:
-    if (path / TOKENIZER_FILE).is_file():
-        return Tokenizer.from_file(str(path / TOKENIZER_FILE))
+    if (path / TOKENIZER_FILE).exists():
+        return Tokenizer.from_file(
+            str(regular_file(str(path / TOKENIZER_FILE), "tokenizer file", MAX_FILE))
+        )
     from transformers import AutoTokenizer
 
     hf = AutoTokenizer.from_pretrained(str(path), local_files_only=True, trust_remote_code=False)
@@ -110,11 +114,11 @@ def _load_folder(path: Path) -> Tokenizer | None:
 
 def load_path(path: str) -> tuple[Tokenizer, str, str]:
     """(tokenizer, kind, resolved source) of a tokenizer.json file or a tokenizer folder."""
-    where = Path(path).expanduser()
-    if not where.exists():
-        raise EngineError(f"there is no file or folder '{path}'", NOT_A_TOKENIZER, "not_found")
+    where = file_or_folder(path, "tokenizer file", MAX_FILE)
     try:
         tok = _load_folder(where) if where.is_dir() else Tokenizer.from_file(str(where))
+    except EngineError:
+        raise
     except Exception:  # tokenizers and transformers raise many kinds for a wrong file
         tok = None
     if tok is None:

@@ -134,6 +134,14 @@ def resolve_checkpoint(path: Path, which: str = "last") -> Path:
     )
 
 
+def checkpoint_step(path: Path) -> int:
+    """The step a ckpt-<step> folder was saved at."""
+    found = _NAME.match(Path(path).name)
+    if found is None:
+        raise EngineError(f"{path} is not a checkpoint folder")
+    return int(found.group(1))
+
+
 def best_or_last(folder: Path) -> Path:
     """The best checkpoint under a checkpoints folder, else its last complete one."""
     try:

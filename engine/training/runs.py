@@ -121,6 +121,20 @@ class RunBook:
         if step % 20 == 0:
             self._publish(P.RunUpdate(run=self.info(run_id)))
 
+    def rewind(self, run_id: str, step: int) -> None:
+        """The run resumes from its checkpoint at step: what it recorded after that step is
+        forgotten (it will be recorded again), so its history equals an uninterrupted run's."""
+        self.store.drop_metrics_after(run_id, step)
+        info = self.info(run_id)
+        values = [
+            e["metrics"][info.metric]
+            for e in self.store.evals(run_id)
+            if info.metric in e.get("metrics", {})
+        ]
+        lower = info.metric in ("loss", "perplexity")
+        best = (min(values) if lower else max(values)) if values else None
+        self.update(run_id, best=best, step=step)
+
     def note(self, run_id: str, text: str) -> None:
         self.update(run_id, message=text)
 

@@ -12,10 +12,11 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from engine import protocol as P
-from engine.core.catalog import Changes
+from engine.core.catalog import Changes, sweep_orphans
 from engine.core.device import best_device
 from engine.core.errors import EngineError
 from engine.core.jobs import Job, Lane
@@ -23,7 +24,12 @@ from engine.core.store import Store
 from engine.models import service as models
 from engine.paths import Home
 from engine.tokenizers.service import TokenizerService
-from engine.training.checkpoint import best_or_last, list_checkpoints
+from engine.training.checkpoint import (
+    best_or_last,
+    checkpoint_step,
+    list_checkpoints,
+    resolve_checkpoint,
+)
 from engine.training.checks import ConfigChecks
 from engine.training.config import RunConfig, device_precisions, train_specs
 from engine.training.job import TOKENIZER_FILE, TrainingWork, read_labels
@@ -51,6 +57,7 @@ class TrainingService:
     ) -> None:
         self.runs_dir = home.data_dir / "runs"
         self.runs_dir.mkdir(parents=True, exist_ok=True)
+        sweep_orphans(self.runs_dir, {Path(r["folder"]).name for r in store.runs()}, "run")
         self.submit = submit
         self.checks = checks
         self.tokenizers = tokenizers
@@ -133,11 +140,14 @@ class TrainingService:
             raise EngineError(
                 f"run {run_id} is {info.state}; only stopped, failed or interrupted runs resume"
             )
-        if not list_checkpoints(self.runs_dir / run_id / "checkpoints"):  # complete ones only
+        checkpoints = self.runs_dir / run_id / "checkpoints"
+        if not list_checkpoints(checkpoints):  # complete ones only
             raise EngineError(
                 f"run {run_id} has no checkpoint to resume from", hint="start it again instead"
             )
-        return self._launch(run_id, self._config(run_id), resume=True)
+        cfg = self._config(run_id)
+        self.book.rewind(run_id, checkpoint_step(resolve_checkpoint(checkpoints, "last")))
+        return self._launch(run_id, cfg, resume=True)
 
     # ------------------------------------------------------------- controls
 
@@ -209,6 +219,12 @@ class TrainingService:
         return models.load_trained(self.trained_run(run_id))
 
     def export(self, run_id: str, path: str) -> str:
+        if not Path(path).expanduser().is_absolute():
+            raise EngineError(
+                f"the export folder '{path}' is relative, and the engine does not run in your "
+                "folder",
+                hint="give the full path of the folder to write",
+            )
         return models.export_trained(self.trained(run_id), path)
 
     def to_vectors(self, run_id: str, name: str) -> P.VectorSourceInfo:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from tests.helpers.engine import ROOT, RunningEngine
@@ -24,3 +26,15 @@ def wb_json(engine: RunningEngine, *args: str) -> Any:
     out = wb(engine, *args, "--json")
     assert out.returncode == 0, out.stdout + out.stderr
     return json.loads(out.stdout)
+
+
+def wb_in(folder: Path, engine: RunningEngine, *args: str) -> subprocess.CompletedProcess[str]:
+    """`workbench` run from folder (its relative paths mean that folder)."""
+    return subprocess.run(
+        [sys.executable, "-m", "workbench", "--home", engine.home.root, *args],
+        cwd=folder,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -54,6 +55,16 @@ def test_sigkill_mid_run_then_resume(home, tmp_path: Path) -> None:  # type: ign
         while not list_checkpoints(ckpts) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert list_checkpoints(ckpts), "no complete checkpoint appeared"
+        # kill well past the checkpoint, so that points after it were already stored
+        first = list_checkpoints(ckpts)[0][0]
+        while time.monotonic() < deadline:
+            with sqlite3.connect(home.db) as db:
+                (last,) = db.execute(
+                    "SELECT max(step) FROM metrics WHERE series = 'train_loss'"
+                ).fetchone()
+            if last is not None and last >= first + 25:
+                break
+            time.sleep(0.02)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     finally:
@@ -69,8 +80,11 @@ def test_sigkill_mid_run_then_resume(home, tmp_path: Path) -> None:  # type: ign
         run = hist["run"]
         assert run["state"] == "finished", run["message"]
         assert run["step"] == run["total_steps"] == 172  # 1 epoch
-        steps = [s for s, _ in hist["series"]["train_loss"]]
-        assert steps == list(range(1, 173))  # one line: no repeats, no gaps
+        for name in ("train_loss", "lr", "epoch"):
+            steps = [s for s, _ in hist["series"][name]]
+            assert steps == list(range(1, 173)), name  # one line: no repeats, no gaps
+        eval_steps = [e["step"] for e in hist["evals"]]
+        assert eval_steps == sorted(set(eval_steps))  # no evaluation stored twice
     finally:
         stop_engine(proc)
     assert ROOT.exists()

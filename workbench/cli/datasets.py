@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from engine import protocol as P
+from engine.paths import absolute_source
 from workbench.cli.common import (
     Action,
     delete_item,
@@ -94,7 +95,9 @@ def _ds_import(args: argparse.Namespace) -> Action:
     async def go(client: EngineClient) -> int:
         text_col, label_col = args.text_column, args.label_column
         if text_col is None or (label_col is None and not args.no_label):
-            pv = await client.ask(P.DatasetPreview(source=args.source, format=args.format))
+            pv = await client.ask(
+                P.DatasetPreview(source=absolute_source(args.source), format=args.format)
+            )
             text_col = text_col or pv.preview.text_column
             if label_col is None and not args.no_label:
                 label_col = pv.preview.label_column or None
@@ -104,7 +107,7 @@ def _ds_import(args: argparse.Namespace) -> Action:
                     f"label={label_col!r} (change with --text-column / --label-column)"
                 )
         call = P.DatasetImport(
-            source=args.source,
+            source=absolute_source(args.source),
             name=args.name,
             text_column=text_col,
             label_column=None if args.no_label else label_col,

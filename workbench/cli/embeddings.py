@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from engine import protocol as P
+from engine.paths import absolute_path
 from workbench.cli.common import (
     delete_item,
     emit_json,
@@ -138,7 +139,11 @@ def cmd_vectors(args: argparse.Namespace) -> int:
         )
 
     async def add(client: EngineClient) -> int:
-        call = P.VectorAdd(name=args.name, path=args.path, words_path=args.words)
+        call = P.VectorAdd(
+            name=args.name,
+            path=absolute_path(args.path),
+            words_path=absolute_path(args.words) if args.words else None,
+        )
         result = await run_job(client, call, show=not args.json, title=f"loading {args.name}")
         if args.json:
             emit_json(result.source)

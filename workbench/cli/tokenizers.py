@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine import protocol as P
+from engine.paths import absolute_path
 from workbench.cli.common import (
     Action,
     delete_item,
@@ -155,7 +156,7 @@ def _train(args: argparse.Namespace) -> Action:
 
 def _add(args: argparse.Namespace) -> Action:
     async def go(client: EngineClient) -> int:
-        res = await client.ask(P.TokenizerAdd(name=args.name, path=args.path))
+        res = await client.ask(P.TokenizerAdd(name=args.name, path=absolute_path(args.path)))
         if args.json:
             emit_json(res.tokenizer)
         else:

@@ -13,6 +13,7 @@ from rich.live import Live
 from rich.table import Table
 
 from engine import protocol as P
+from engine.paths import absolute_path
 from workbench.cli.common import emit_json, err, out, run, table, with_json
 from workbench.engine.client import EngineClient, EngineError
 
@@ -164,7 +165,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 await follow(client, args.run_id, False)
             return 0
         if args.action == "export":
-            res = await client.ask(P.RunExport(run_id=args.run_id, path=args.path))
+            res = await client.ask(P.RunExport(run_id=args.run_id, path=absolute_path(args.path)))
         elif args.action == "resume":
             started = await client.ask(P.RunResume(run_id=args.run_id))
             if args.follow:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from engine import protocol as P
-from engine.paths import Home
+from engine.paths import Home, HomeError, open_private
 from workbench.engine.endpoint import Endpoint, endpoint_for
 
 R = TypeVar("R")
@@ -50,12 +50,15 @@ class EngineGone(EngineError):
 
 
 def spawn_engine(home: Home) -> subprocess.Popen[bytes]:
-    """Start a detached engine for this home: own session, output to its log."""
-    home.ensure()
+    """Start a detached engine for this home: own session, output to its (private) log."""
+    try:
+        home.ensure()
+    except HomeError as exc:
+        raise EngineError("untrusted_home", str(exc)) from None
     cmd = [sys.executable, "-m", "engine"]
     if home.root != "default":
         cmd += ["--home", home.root]
-    with open(home.log, "ab") as log:
+    with os.fdopen(open_private(home.log, "a"), "ab") as log:
         return subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
@@ -137,7 +140,25 @@ class EngineClient:
             await asyncio.sleep(0.03)
 
     async def _attach(self) -> P.Welcome:
+        home = self.endpoint.home
+        if home is not None:
+            try:  # never talk through a folder another user could have put a socket in
+                home.check_socket_dir()
+            except HomeError as exc:
+                if not home.socket_dir.exists():
+                    raise FileNotFoundError(str(home.socket_dir)) from None
+                raise EngineError("untrusted_home", str(exc)) from None
         reader, writer = await asyncio.open_unix_connection(str(self.endpoint.socket))
+        uid = P.peer_uid(writer.get_extra_info("socket"))
+        if uid is not None and uid != os.getuid():
+            writer.close()
+            raise EngineError(
+                "untrusted_engine",
+                f"the engine at {self.endpoint.socket} runs as uid {uid}, not as you "
+                f"(uid {os.getuid()}); nothing was sent to it",
+                "another user's process is listening there: stop it, or use a home of your "
+                "own (WORKBENCH_HOME)",
+            )
         writer.write(P.encode(P.Hello(protocol_version=P.PROTOCOL_VERSION, client=self.name)))
         decoder = P.FrameDecoder(P.EngineFrame)
         msgs: list[Any] = []

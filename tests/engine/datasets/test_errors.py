@@ -53,7 +53,7 @@ def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
 def test_missing_file(tmp_path: Path) -> None:
     err = fail(tmp_path / "train.csv")
     assert err.code == "not_found"
-    assert err.message == f"{tmp_path / 'train.csv'} does not exist"
+    assert err.message == f"there is no dataset file at {tmp_path / 'train.csv'}"
     with pytest.raises(EngineError) as again:
         preview(str(tmp_path / "train.csv"))
     assert again.value.code == "not_found"
