@@ -4,6 +4,10 @@ Each output h_t gets a score v . tanh(W h_t + b); padding scores are -inf, so th
 positions gives padding zero weight; the weighted sum of the outputs goes to a linear layer.
 The weights of the last forward pass stay in last_attention ([B, T], on the caller's positions,
 detached) for the prediction console. Padding and packing behave as in rnn.py.
+
+Embeddings door (engine.models.common): as in rnn.py, input_embeddings() is the encoder's
+token table and forward_embeddings(embeds, mask) reads right-aligned vectors; last_attention
+is kept on the caller's positions either way.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from engine.models.common import check_int, scatter_back
+from engine.models.common import EmbeddingsDoor, check_int, scatter_back
 from engine.models.rnn import RecurrentEncoder, RNNConfig
 
 
@@ -43,7 +47,7 @@ class AdditiveAttention(nn.Module):
         return torch.bmm(weights.unsqueeze(1), states).squeeze(1), weights
 
 
-class AttentionRNNClassifier(nn.Module):
+class AttentionRNNClassifier(EmbeddingsDoor):
     """RNN outputs -> additive attention pooling -> dropout -> logits [B, C]."""
 
     task = "classify"
@@ -61,16 +65,16 @@ class AttentionRNNClassifier(nn.Module):
         self.head = nn.Linear(self.encoder.output_size, num_classes)
         self.last_attention: Tensor | None = None
 
-    @property
-    def embedding(self) -> nn.Embedding:
-        """The token table (for init_embedding)."""
+    def input_embeddings(self) -> nn.Embedding:
+        """The token table (the encoder's)."""
         return self.encoder.embedding
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        outputs, _, order = self.encoder(input_ids, attention_mask)
+    def forward_embeddings(self, embeds: Tensor, attention_mask: Tensor) -> Tensor:
+        """Token vectors [B, T, D] -> logits [B, C]; the weights go to last_attention."""
+        outputs, _, order = self.encoder.forward_embeddings(embeds, attention_mask)
         mask = attention_mask.gather(1, order)
         pooled, weights = self.attention(outputs, mask)
-        self.last_attention = scatter_back(weights.detach(), order, input_ids.shape[1])
+        self.last_attention = scatter_back(weights.detach(), order, embeds.shape[1])
         return self.head(self.dropout(pooled))
 
 

@@ -5,6 +5,10 @@ Padding never reaches a window: padded embeddings are zeroed, and a window count
 starts on a real token. Windows that run past a sequence's end see zeros, as if every sequence
 were followed by (largest kernel - 1) padding vectors, which is also how a sequence shorter than
 the largest kernel still gets windows. Either padding side gives the same result.
+
+Embeddings door (engine.models.common): input_embeddings() is the token table, embed(ids) its
+rows, and forward_embeddings(embeds, mask) right-aligns the vectors (right_align_embeddings)
+and runs the convolutions; forward(ids, mask) is forward_embeddings(embed(ids), mask).
 """
 
 from __future__ import annotations
@@ -16,7 +20,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from engine.core.errors import EngineError
-from engine.models.common import check_dropout, check_int, make_embedding, right_align
+from engine.models.common import (
+    EmbeddingsDoor,
+    check_dropout,
+    check_int,
+    make_embedding,
+    right_align_embeddings,
+)
 
 
 @dataclass
@@ -38,7 +48,7 @@ class CNNConfig:
         check_dropout("dropout", self.dropout)
 
 
-class TextCNN(nn.Module):
+class TextCNN(EmbeddingsDoor):
     """Convolutions over embeddings, max-pooled over real positions -> logits [B, C]."""
 
     task = "classify"
@@ -56,14 +66,19 @@ class TextCNN(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.channels * len(self.kernel_sizes), num_classes)
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        ids, mask, _ = right_align(input_ids, attention_mask)
-        x = self.embedding(ids) * mask.unsqueeze(-1)  # [B, W, D], padding zeroed
+    def input_embeddings(self) -> nn.Embedding:
+        """The token table."""
+        return self.embedding
+
+    def forward_embeddings(self, embeds: Tensor, attention_mask: Tensor) -> Tensor:
+        """Token vectors [B, T, D] -> logits [B, C]."""
+        embeds, mask, _ = right_align_embeddings(embeds, attention_mask)
+        x = embeds * mask.unsqueeze(-1)  # [B, W, D], padding zeroed
         x = F.pad(x.transpose(1, 2), (0, max(self.kernel_sizes) - 1))  # [B, D, W + k - 1]
         starts = mask.bool().unsqueeze(1)  # [B, 1, W]: windows that start on a real token
         pooled = []
         for conv in self.convs:
-            width = ids.shape[1]
+            width = embeds.shape[1]
             h = F.relu(conv(x))[:, :, :width]  # window j covers tokens j .. j + k - 1
             # ReLU outputs are >= 0, so filling the other windows with 0 leaves the max alone
             pooled.append(h.masked_fill(~starts, 0.0).max(dim=2).values)

@@ -5,6 +5,13 @@ without materialising [B, T, D]: mean and max read only the real tokens, flatten
 offsets; sum weights each token by its mask value (per_sample_weights). impl="pooling" looks up
 nn.Embedding and pools by hand with the padding mask, which is easier to read and to inspect.
 Word order is ignored, so either padding side gives the same result.
+
+Embeddings door (engine.models.common): input_embeddings() is the nn.EmbeddingBag or
+nn.Embedding, embed(ids) its rows for the ids, and forward_embeddings(embeds, mask) pools the
+vectors by hand (masked_pool, the "pooling" path) before the head, which matches the
+EmbeddingBag forward for mean, max and sum (to float rounding) as long as no real token is the
+padding id (EmbeddingBag leaves those out of the bag). forward keeps EmbeddingBag's fast
+path.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from engine.models.common import (
+    EmbeddingsDoor,
     check_choice,
     check_dropout,
     check_int,
@@ -44,7 +52,7 @@ class EmbeddingBagConfig:
         check_dropout("dropout", self.dropout)
 
 
-class BagClassifier(nn.Module):
+class BagClassifier(EmbeddingsDoor):
     """Pooled token embeddings -> (optional hidden layer) -> class logits [B, C]."""
 
     task = "classify"
@@ -85,8 +93,19 @@ class BagClassifier(nn.Module):
             return self.embedding(flat, offsets)
         return masked_pool(self.embedding(input_ids), attention_mask, self.config.mode)
 
+    def input_embeddings(self) -> nn.Embedding | nn.EmbeddingBag:
+        """The token table (an nn.EmbeddingBag for impl "embedding_bag")."""
+        return self.embedding
+
+    def forward_embeddings(self, embeds: Tensor, attention_mask: Tensor) -> Tensor:
+        """Token vectors [B, T, D] pooled over the real positions -> logits [B, C]."""
+        pooled = masked_pool(embeds, attention_mask, self.config.mode)
+        return self.head(self.dropout(pooled))
+
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        return self.head(self.dropout(self.pooled(input_ids, attention_mask)))
+        if isinstance(self.embedding, nn.EmbeddingBag):  # the fast path: no [B, T, D]
+            return self.head(self.dropout(self.pooled(input_ids, attention_mask)))
+        return self.forward_embeddings(self.embed(input_ids), attention_mask)
 
 
 def build(config: EmbeddingBagConfig, vocab_size: int, num_classes: int, pad_id: int) -> nn.Module:

@@ -7,6 +7,13 @@ it answers like the other classifiers: called with input_ids and attention_mask 
 tokenizer (tokenizer_path) it returns logits [B, C] (log-probabilities), and predict(texts) /
 predict_proba(texts) work on raw texts. The fitted regression is a few arrays (head_tensors),
 so it saves with safetensors, never pickle.
+
+Embeddings door (engine.models.common), though this is no nn.Module: input_embeddings() is the
+encoder's word embeddings, embed(ids) their rows, and forward_embeddings(embeds, mask) runs the
+frozen encoder on them (inputs_embeds) and the fitted regression in torch, from its coef and
+intercept: softmax(x W^T + b), or for scikit-learn's binary case (coef of shape (1, F)) the
+sigmoid of the one score as the second class's probability. It returns log-probabilities as
+__call__ does, equal to them to float rounding, and gradients reach embeds.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from engine.core.errors import EngineError, JobContext, NullContext
 from engine.models.common import check_choice, check_int
@@ -107,13 +114,16 @@ class FeatureClassifier:
         with torch.inference_mode():
             ids = input_ids.to(self.device)
             mask = attention_mask.to(self.device)
-            states = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state.float()
-            if self.config.pooling == "cls":
-                pooled = states[:, 0]
-            else:
-                weights = mask.unsqueeze(-1).to(states.dtype)
-                pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1)
+            states = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+            pooled = self.pool(states.float(), mask)
         return pooled.cpu().numpy().astype(np.float32, copy=False)
+
+    def pool(self, states: Tensor, attention_mask: Tensor) -> Tensor:
+        """The features of last hidden states [B, T, hidden]: [CLS] or the masked mean."""
+        if self.config.pooling == "cls":
+            return states[:, 0]
+        weights = attention_mask.unsqueeze(-1).to(states.dtype)
+        return (states * weights).sum(1) / weights.sum(1).clamp(min=1)
 
     def features(self, texts: Sequence[str], context: JobContext | None = None) -> np.ndarray:
         """Pooled features [len(texts), hidden], batch_size texts at a time, shortest first;
@@ -203,6 +213,46 @@ class FeatureClassifier:
         return logits.to(input_ids.device)
 
     forward = __call__
+
+    # --- the embeddings door
+
+    def input_embeddings(self) -> nn.Module:
+        """The encoder's word embeddings (an nn.Embedding, frozen)."""
+        table: nn.Module = self.encoder.get_input_embeddings()
+        return table
+
+    def embed(self, input_ids: Tensor) -> Tensor:
+        """The word vectors [B, T, hidden] the encoder reads for input_ids (on its device),
+        before its position embeddings, LayerNorm and dropout."""
+        vectors: Tensor = self.input_embeddings()(input_ids.to(self.device))
+        return vectors
+
+    def forward_embeddings(self, embeds: Tensor, attention_mask: Tensor) -> Tensor:
+        """Log-probabilities [B, C] from word vectors [B, T, hidden], in torch end to end:
+        the frozen encoder reads them as inputs_embeds, and the regression runs as
+        log_proba_of_features does. On embeds' device."""
+        mask = attention_mask.to(self.device)
+        states = self.encoder(inputs_embeds=embeds.to(self.device), attention_mask=mask)
+        features = self.pool(states.last_hidden_state.float(), mask)
+        return self.log_proba_of_features(features).to(embeds.device)
+
+    def log_proba_of_features(self, x: Tensor) -> Tensor:
+        """log(class probabilities) [n, num_classes] of features x [n, hidden] (float32), from
+        the fitted coef and intercept in float64 so that it matches proba_of_features:
+        softmax(x W^T + b), or sigmoid for the binary case; classes absent from the fit get
+        log(1e-12), as in __call__. Differentiable in x."""
+        classifier = self._fitted()
+        coef = torch.as_tensor(classifier.coef_, dtype=torch.float64, device=x.device)
+        intercept = torch.as_tensor(classifier.intercept_, dtype=torch.float64, device=x.device)
+        scores = x.double() @ coef.T + intercept
+        if coef.shape[0] == 1:  # scikit-learn's binary case: one score, for classes_[1]
+            second = torch.sigmoid(scores[:, 0])
+            fitted = torch.stack([1 - second, second], dim=1)
+        else:
+            fitted = torch.softmax(scores, dim=1)
+        classes = torch.as_tensor(classifier.classes_, dtype=torch.long, device=x.device)
+        proba = fitted.new_zeros((x.shape[0], self.num_classes)).index_copy(1, classes, fitted)
+        return torch.log(proba.clamp(min=1e-12)).float()
 
     def head_tensors(self) -> dict[str, Tensor]:
         """The fitted regression as tensors (coef, intercept, classes) for safetensors."""

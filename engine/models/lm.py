@@ -6,7 +6,13 @@ to right; TransformerLanguageModel is a small GPT-style decoder: learned positio
 blocks (nn.TransformerEncoderLayer, which is a decoder-only block once the causal mask is on),
 a causal mask and a padding mask. Under right padding (the trainer's) padding comes after every
 real token, so causality alone keeps it out; other padding is right-aligned first and the
-logits put back on the caller's positions. Logits at padding positions mean nothing.
+logits put back on the caller's positions. Logits at padding positions mean nothing. The
+Transformer's blocks are engine.models.blocks.pre_ln_encoder, its LayerNorm after them.
+
+Embeddings door (engine.models.common): input_embeddings() is the token table, embed(ids) its
+rows (before positions and dropout), and forward_embeddings(embeds, mask) -> logits [B, T, V]
+right-aligns non-right-padded vectors (right_align_embeddings) as forward does ids;
+forward(ids, mask) is forward_embeddings(embed(ids), mask).
 """
 
 from __future__ import annotations
@@ -18,11 +24,13 @@ import torch
 from torch import Tensor, nn
 
 from engine.core.errors import EngineError
+from engine.models.blocks import pre_ln_encoder
 from engine.models.common import (
+    EmbeddingsDoor,
     check_dropout,
     check_int,
     make_embedding,
-    right_align,
+    right_align_embeddings,
     scatter_back,
 )
 from engine.models.transformer import TransformerConfig
@@ -70,7 +78,7 @@ def _is_right_padded(attention_mask: Tensor) -> bool:
     return bool((attention_mask[:, 1:] <= attention_mask[:, :-1]).all())
 
 
-class LSTMLanguageModel(nn.Module):
+class LSTMLanguageModel(EmbeddingsDoor):
     """Embedding -> LSTM -> linear: next-token logits [B, T, V]."""
 
     task = "lm"
@@ -94,14 +102,23 @@ class LSTMLanguageModel(nn.Module):
 
     def logits(self, ids: Tensor, mask: Tensor) -> Tensor:
         """Logits of a right-padded batch (the LSTM reads left to right: padding comes last)."""
-        out, _ = self.lstm(self.dropout(self.embedding(ids)))
+        return self.logits_of_embeddings(self.embedding(ids), mask)
+
+    def logits_of_embeddings(self, embeds: Tensor, mask: Tensor) -> Tensor:
+        """Logits of a right-padded batch of token vectors [B, T, D]."""
+        out, _ = self.lstm(self.dropout(embeds))
         return self.head(self.dropout(out))
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        return _on_right_padding(self.logits, input_ids, attention_mask)
+    def input_embeddings(self) -> nn.Embedding:
+        """The token table."""
+        return self.embedding
+
+    def forward_embeddings(self, embeds: Tensor, attention_mask: Tensor) -> Tensor:
+        """Token vectors [B, T, D] -> next-token logits [B, T, V]."""
+        return _on_right_padding(self.logits_of_embeddings, embeds, attention_mask)
 
 
-class TransformerLanguageModel(nn.Module):
+class TransformerLanguageModel(EmbeddingsDoor):
     """Token + learned position embeddings -> causal pre-LN blocks -> LayerNorm -> linear."""
 
     task = "lm"
@@ -115,49 +132,57 @@ class TransformerLanguageModel(nn.Module):
         self.embedding = make_embedding(vocab_size, config.d_model, pad_id)
         self.positions = nn.Embedding(config.max_len, config.d_model)
         self.dropout = nn.Dropout(config.dropout)
-        block = nn.TransformerEncoderLayer(
+        self.blocks = pre_ln_encoder(
             config.d_model,
             config.num_heads,
             config.ff_size,
             config.dropout,
-            activation="gelu",
-            batch_first=True,
-            norm_first=True,
+            config.num_layers,
+            final_norm=False,
         )
-        self.blocks = nn.TransformerEncoder(block, config.num_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(config.d_model)
         self.head = nn.Linear(config.d_model, vocab_size)
 
     def logits(self, ids: Tensor, mask: Tensor) -> Tensor:
         """Logits of a right-padded batch."""
-        length = ids.shape[1]
+        return self.logits_of_embeddings(self.embedding(ids), mask)
+
+    def logits_of_embeddings(self, embeds: Tensor, mask: Tensor) -> Tensor:
+        """Logits of a right-padded batch of token vectors [B, T, d_model]."""
+        length = embeds.shape[1]
         if length > self.max_len:
             raise EngineError(
                 f"a sequence of {length} tokens is longer than the model's max_len of "
                 f"{self.max_len}",
                 hint=f"cut the text into pieces of {self.max_len} tokens or raise max_len",
             )
-        x = self.dropout(self.embedding(ids) + self.positions.weight[:length])
+        x = self.dropout(embeds + self.positions.weight[:length])
         causal = nn.Transformer.generate_square_subsequent_mask(
-            length, device=ids.device, dtype=torch.bool
+            length, device=embeds.device, dtype=torch.bool
         )
         padding = mask == 0
         padding[:, 0] = False  # an all-padding row attends to one position rather than NaN
         x = self.blocks(x, mask=causal, src_key_padding_mask=padding, is_causal=True)
         return self.head(self.norm(x))
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        return _on_right_padding(self.logits, input_ids, attention_mask)
+    def input_embeddings(self) -> nn.Embedding:
+        """The token table."""
+        return self.embedding
+
+    def forward_embeddings(self, embeds: Tensor, attention_mask: Tensor) -> Tensor:
+        """Token vectors [B, T, d_model] -> next-token logits [B, T, V]."""
+        return _on_right_padding(self.logits_of_embeddings, embeds, attention_mask)
 
 
 def _on_right_padding(
-    logits_of: Callable[[Tensor, Tensor], Tensor], input_ids: Tensor, attention_mask: Tensor
+    logits_of: Callable[[Tensor, Tensor], Tensor], embeds: Tensor, attention_mask: Tensor
 ) -> Tensor:
-    """Run logits_of on a right-padded batch; others are right-aligned and put back."""
+    """Run logits_of on a right-padded batch of vectors [B, T, D]; others are right-aligned and
+    the logits put back on the caller's positions."""
     if _is_right_padded(attention_mask):
-        return logits_of(input_ids, attention_mask)
-    ids, mask, order = right_align(input_ids, attention_mask)
-    return scatter_back(logits_of(ids, mask), order, input_ids.shape[1])
+        return logits_of(embeds, attention_mask)
+    aligned, mask, order = right_align_embeddings(embeds, attention_mask)
+    return scatter_back(logits_of(aligned, mask), order, embeds.shape[1])
 
 
 def build_lstm(config: LSTMLMConfig, vocab_size: int, num_classes: int, pad_id: int) -> nn.Module:

@@ -17,7 +17,14 @@ from typing import Any
 import numpy as np
 
 from engine.core.errors import EngineError
-from engine.models.registry import ArchSpec, Model, build_model, config_from_dict, get_spec
+from engine.models.registry import (
+    ArchSpec,
+    Model,
+    build_model,
+    config_from_dict,
+    get_spec,
+    token_table,
+)
 
 
 @dataclass(frozen=True)
@@ -74,9 +81,10 @@ def load_trained(run: TrainedRun) -> TrainedModel:
 
 
 def embedding_table(trained: TrainedModel) -> tuple[list[str], np.ndarray]:
-    """(the tokenizer's tokens in id order, the trained input embedding matrix)."""
-    layer = getattr(trained.model, "embedding", None)
-    if layer is None or not hasattr(layer, "weight"):
+    """(the tokenizer's tokens in id order, the trained input embedding matrix): the model's
+    token table through its embeddings door (registry.token_table)."""
+    layer = token_table(trained.spec, trained.model)
+    if layer is None:
         raise EngineError(
             f"a {trained.run.arch} model has no embedding table of its own",
             hint="pretrained models use MiniLM's: the minilm-input source",

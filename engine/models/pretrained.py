@@ -4,9 +4,17 @@ The folder (default: the bundled all-MiniLM-L6-v2) loads with AutoModelForSequen
 local files only, never remote code, SDPA attention where the model type has it. Its [CLS] head
 is new and randomly initialised. freeze_embeddings and trainable_layers choose what trains: the
 embeddings, the top trainable_layers encoder layers (-1: all of them), and always the pooler and
-the head. Left padding is moved to the right (positions are absolute). The model must read ids from the folder's own tokenizer (tokenizer_path); the bundled
-tokenizer.json pads and truncates to 128 by itself, so encode with your own padding settings.
-export() writes a folder that transformers.pipeline("text-classification", model=...) loads.
+the head. Left padding is moved to the right (positions are absolute). The model must read ids
+from the folder's own tokenizer (tokenizer_path); the bundled tokenizer.json pads and truncates
+to 128 by itself, so encode with your own padding settings. export() writes a folder that
+transformers.pipeline("text-classification", model=...) loads.
+
+Embeddings door (engine.models.common): input_embeddings() is the model's word embeddings
+(get_input_embeddings()), embed(ids) their rows (before the position and token-type embeddings,
+LayerNorm and dropout the model adds), and forward_embeddings(embeds, mask) right-aligns the
+vectors (right_align_embeddings) and hands them to the model as inputs_embeds. forward keeps
+the model's own input_ids path, which some families need (RoBERTa counts positions from the
+ids); for BERT-family models the two agree.
 """
 
 from __future__ import annotations
@@ -22,7 +30,13 @@ from torch import Tensor, nn
 
 from engine.core import assets
 from engine.core.errors import EngineError
-from engine.models.common import check_bool, check_int, right_align
+from engine.models.common import (
+    EmbeddingsDoor,
+    check_bool,
+    check_int,
+    right_align,
+    right_align_embeddings,
+)
 
 log = logging.getLogger("engine.models")
 
@@ -138,7 +152,7 @@ def freeze(model: Any, freeze_embeddings: bool, trainable_layers: int) -> None:
             layer.requires_grad_(False)
 
 
-class PretrainedClassifier(nn.Module):
+class PretrainedClassifier(EmbeddingsDoor):
     """A Hugging Face sequence classifier behind the workbench's forward: logits [B, C]."""
 
     task = "classify"
@@ -150,6 +164,18 @@ class PretrainedClassifier(nn.Module):
         self.tokenizer_path = folder / TOKENIZER_FILE
         self.pad_id = pad_id
         self.max_len = int(getattr(model.config, "max_position_embeddings", 512))
+
+    def input_embeddings(self) -> nn.Module:
+        """The model's word embeddings (an nn.Embedding, .weight [V, hidden])."""
+        table: nn.Module = self.model.get_input_embeddings()
+        return table
+
+    def forward_embeddings(self, embeds: Tensor, attention_mask: Tensor) -> Tensor:
+        """Word vectors [B, T, hidden] (as embed gives them) -> logits [B, C]."""
+        embeds, mask, _ = right_align_embeddings(embeds, attention_mask)
+        out = self.model(inputs_embeds=embeds, attention_mask=mask)
+        logits: Tensor = out.logits
+        return logits
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         # positions are absolute: right-aligning makes left padding read like right padding

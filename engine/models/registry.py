@@ -6,6 +6,19 @@ Every model built here takes forward(input_ids [B, T], attention_mask [B, T]) an
 Architectures with trained_by == "fit" (features-logreg) are not nn.Modules and are trained by
 their own fit(texts, labels), not by the generic trainer. Architectures with
 pretrained_tokenizer read ids from the model folder's tokenizer (model.tokenizer_path).
+
+Every model also has the embeddings door (engine.models.common.EmbeddingsDoor), so that
+attributions and embedding-space attacks reach each family the same way:
+
+    input_embeddings()                   the token table (.weight [V, D])
+    embed(input_ids)                     the vectors [B, T, D] the model reads for the ids,
+                                         before positions, scaling or dropout
+    forward_embeddings(embeds, mask)     the logits from such vectors; in eval mode
+                                         forward(ids, mask) == forward_embeddings(embed(ids), mask)
+                                         for either padding side, and gradients reach embeds
+
+token_table(spec, model) is the table a run may start from static vectors and turn back into
+vectors: the door's, for the families that own theirs (not the pretrained ones).
 """
 
 from __future__ import annotations
@@ -215,6 +228,17 @@ def build_model(arch: str, config: Any, vocab_size: int, num_classes: int, pad_i
     config.validate()
     check_build(vocab_size, num_classes, pad_id, spec.task)
     return spec.build(config, vocab_size, num_classes, pad_id)
+
+
+def token_table(spec: ArchSpec, model: Model) -> nn.Embedding | nn.EmbeddingBag | None:
+    """The model's own token table through its embeddings door, which init_embedding can start
+    from static vectors and a trained run's vectors come from; None for families that read ids
+    from a pretrained folder's tokenizer, whose table belongs to that folder."""
+    if spec.pretrained_tokenizer:
+        return None
+    door = getattr(model, "input_embeddings", None)
+    table = door() if callable(door) else None
+    return table if isinstance(table, nn.Embedding | nn.EmbeddingBag) else None
 
 
 # --- sizes

@@ -4,6 +4,11 @@
 Sequences are packed (pack_padded_sequence) so the recurrence stops at each sequence's last real
 token and padding never enters the state. Packing assumes right padding, which is what the
 trainer makes; left-padded batches are right-aligned first, so both sides give the same result.
+
+Embeddings door (engine.models.common): input_embeddings() is the encoder's token table,
+embed(ids) its rows, and forward_embeddings(embeds, mask) right-aligns the vectors
+(right_align_embeddings), then dropout and the packed recurrence; forward(ids, mask) is
+forward_embeddings(embed(ids), mask).
 """
 
 from __future__ import annotations
@@ -16,13 +21,14 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from engine.models.common import (
+    EmbeddingsDoor,
     check_bool,
     check_choice,
     check_dropout,
     check_int,
     lengths_of,
     make_embedding,
-    right_align,
+    right_align_embeddings,
 )
 
 CELLS = ("rnn", "lstm", "gru")
@@ -57,7 +63,8 @@ class RecurrentEncoder(nn.Module):
 
     forward returns (outputs [B, W, H * directions], zero at padding, where W is the longest
     real length; final [B, H * directions], the top layer's last state of each direction) for
-    the right-aligned batch, with the order right_align used to get there.
+    the right-aligned batch, with the order right_align used to get there. forward_embeddings
+    does the same from token vectors [B, T, D] instead of ids.
     """
 
     def __init__(self, config: RNNConfig, vocab_size: int, pad_id: int) -> None:
@@ -77,17 +84,23 @@ class RecurrentEncoder(nn.Module):
         self.output_size = config.hidden_size * self.directions
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        ids, mask, order = right_align(input_ids, attention_mask)
-        x = self.dropout(self.embedding(ids))
+        return self.forward_embeddings(self.embedding(input_ids), attention_mask)
+
+    def forward_embeddings(
+        self, embeds: Tensor, attention_mask: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """(outputs, final, order), as forward, from token vectors [B, T, D]."""
+        embeds, mask, order = right_align_embeddings(embeds, attention_mask)
+        x = self.dropout(embeds)
         packed = pack_padded_sequence(x, lengths_of(mask), batch_first=True, enforce_sorted=False)
         out, state = self.rnn(packed)
         h_n = state[0] if isinstance(state, tuple) else state  # LSTM: (h_n, c_n)
         final = torch.cat(list(h_n[-self.directions :]), dim=1)  # top layer, each direction
-        outputs, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
+        outputs, _ = pad_packed_sequence(out, batch_first=True, total_length=embeds.shape[1])
         return outputs, final, order
 
 
-class RNNClassifier(nn.Module):
+class RNNClassifier(EmbeddingsDoor):
     """Last hidden state -> dropout -> logits [B, C]."""
 
     task = "classify"
@@ -101,13 +114,13 @@ class RNNClassifier(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(self.encoder.output_size, num_classes)
 
-    @property
-    def embedding(self) -> nn.Embedding:
-        """The token table (for init_embedding)."""
+    def input_embeddings(self) -> nn.Embedding:
+        """The token table (the encoder's)."""
         return self.encoder.embedding
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        _, final, _ = self.encoder(input_ids, attention_mask)
+    def forward_embeddings(self, embeds: Tensor, attention_mask: Tensor) -> Tensor:
+        """Token vectors [B, T, D] -> logits [B, C]."""
+        _, final, _ = self.encoder.forward_embeddings(embeds, attention_mask)
         return self.head(self.dropout(final))
 
 

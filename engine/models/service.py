@@ -1,6 +1,7 @@
 """What other domains use of the models: the architectures, building and sizing a model, its
-settings as form fields, starting its embedding layer from static vectors, and rebuilding a
-trained one from its run. Import from here, not from the families' modules."""
+settings as form fields, its token table (through the embeddings door) and starting it from
+static vectors, and rebuilding a trained one from its run. Import from here, not from the
+families' modules."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from engine.models.registry import (
     get_spec,
     memory_parts,
     param_counts,
+    token_table,
 )
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "memory_parts",
     "own_tokenizer_vocab",
     "param_counts",
+    "token_table",
 ]
 
 # One line each, for the model builder's help on the [model] fields.

@@ -5,6 +5,14 @@ encoder with src_key_padding_mask so no real token attends to padding, then pool
 takes the first position (the tokenizer's [CLS] when it adds one, else the first token) and
 "mean" averages the real positions. Left-padded batches are right-aligned first, so positions
 count from each sequence's first real token either way. Sequences may hold up to max_len tokens.
+The encoder stack is engine.models.blocks.pre_ln_encoder, with its own final LayerNorm.
+
+Embeddings door (engine.models.common): input_embeddings() is the token table (embed.tokens),
+embed(ids) its rows (unscaled, without positions), and forward_embeddings(embeds, mask)
+right-aligns the vectors (right_align_embeddings), scales them, adds positions and runs the
+encoder; forward(ids, mask) is forward_embeddings(embed(ids), mask). The PositionalEmbedding
+module keeps its registered name "embed" (saved checkpoints hold embed.tokens.weight) and is
+reached as `positional`, since embed() is the door's method.
 """
 
 from __future__ import annotations
@@ -17,13 +25,15 @@ import torch
 from torch import Tensor, nn
 
 from engine.core.errors import EngineError
+from engine.models.blocks import pre_ln_encoder
 from engine.models.common import (
+    EmbeddingsDoor,
     check_choice,
     check_dropout,
     check_int,
     make_embedding,
     masked_pool,
-    right_align,
+    right_align_embeddings,
 )
 
 POSITIONS = ("sinusoidal", "learned")
@@ -93,7 +103,12 @@ class PositionalEmbedding(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, ids: Tensor) -> Tensor:
-        length = ids.shape[1]
+        return self.add_positions(self.tokens(ids))
+
+    def add_positions(self, vectors: Tensor) -> Tensor:
+        """Token vectors [B, T, d_model] * sqrt(d_model) + position vectors, then dropout;
+        EngineError when T is past max_len."""
+        length = vectors.shape[1]
         if length > self.max_len:
             raise EngineError(
                 f"a sequence of {length} tokens is longer than the model's max_len of "
@@ -103,10 +118,10 @@ class PositionalEmbedding(nn.Module):
         table = self.learned.weight if self.learned is not None else self.table
         assert table is not None  # one of the two exists, by construction
         pos = table[:length]
-        return self.dropout(self.tokens(ids) * self.scale + pos)
+        return self.dropout(vectors * self.scale + pos)
 
 
-class TransformerClassifier(nn.Module):
+class TransformerClassifier(EmbeddingsDoor):
     """Embeddings + positions -> TransformerEncoder -> cls/mean pooling -> logits [B, C]."""
 
     task = "classify"
@@ -118,33 +133,40 @@ class TransformerClassifier(nn.Module):
         self.config = config
         self.pad_id = pad_id
         self.max_len = config.max_len
-        self.embed = PositionalEmbedding(
+        positional = PositionalEmbedding(
             vocab_size, config.d_model, config.max_len, config.positions, config.dropout, pad_id
         )
-        layer = nn.TransformerEncoderLayer(
+        # registered as "embed", the name saved checkpoints use, and reached as self.positional:
+        # self.embed is the embeddings door's method (add_module refuses a name the class has)
+        nn.Module.__setattr__(self, "embed", positional)
+        self.encoder = pre_ln_encoder(
             config.d_model,
             config.num_heads,
             config.ff_size,
             config.dropout,
-            activation="gelu",
-            batch_first=True,
-            norm_first=True,
-        )
-        self.encoder = nn.TransformerEncoder(
-            layer, config.num_layers, norm=nn.LayerNorm(config.d_model), enable_nested_tensor=False
+            config.num_layers,
+            final_norm=True,
         )
         self.head = nn.Linear(config.d_model, num_classes)
 
     @property
-    def embedding(self) -> nn.Embedding:
-        """The token table (for init_embedding)."""
-        return self.embed.tokens
+    def positional(self) -> PositionalEmbedding:
+        """The token table with its positions (the submodule named "embed")."""
+        module = dict(self.named_children())["embed"]
+        assert isinstance(module, PositionalEmbedding)
+        return module
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        ids, mask, _ = right_align(input_ids, attention_mask)
+    def input_embeddings(self) -> nn.Embedding:
+        """The token table (embed.tokens)."""
+        return self.positional.tokens
+
+    def forward_embeddings(self, embeds: Tensor, attention_mask: Tensor) -> Tensor:
+        """Token vectors [B, T, d_model], unscaled -> logits [B, C]."""
+        embeds, mask, _ = right_align_embeddings(embeds, attention_mask)
         padding = mask == 0
         padding[:, 0] = False  # an all-padding row attends to one position rather than NaN
-        states = self.encoder(self.embed(ids), src_key_padding_mask=padding)
+        x = self.positional.add_positions(embeds)
+        states = self.encoder(x, src_key_padding_mask=padding)
         if self.config.pooling == "cls":
             pooled = states[:, 0]
         else:

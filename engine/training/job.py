@@ -90,7 +90,8 @@ class TrainingWork:
             pad_id=pad_id,
         )
         if cfg.vectors is not None:
-            found = self._init_vectors(model, tok, cfg)
+            table = self.vectors(cfg.vectors)
+            found = init_from_vectors(model, spec, tok, table, cfg.freeze_vectors)
             recorder.on_message(
                 f"{found:,} of {tok.get_vocab_size():,} embedding rows from {cfg.vectors}"
                 + (" (frozen)" if cfg.freeze_vectors else ""),
@@ -160,29 +161,6 @@ class TrainingWork:
             [p[0] for p in pairs], [p[1] for p in pairs], pad_id=pad_id, label_names=label_names
         ), label_names
 
-    def _init_vectors(self, model: Any, tok: Any, cfg: RunConfig) -> int:
-        assert cfg.vectors is not None
-        table = self.vectors(cfg.vectors)
-        layer = getattr(model, "embedding", None)
-        if layer is None:
-            raise EngineError(f"a {cfg.arch} model has no embedding table to initialise")
-        vocab = [""] * tok.get_vocab_size()
-        for token, i in tok.get_vocab().items():
-            if i < len(vocab):
-                vocab[i] = token
-
-        def lookup(words: list[str]) -> tuple[np.ndarray, list[bool]]:
-            out = np.zeros((len(words), table.dim), dtype=np.float32)
-            found = []
-            for i, w in enumerate(words):
-                v = table.vector(w) if w else None
-                found.append(v is not None)
-                if v is not None:
-                    out[i] = v
-            return out, found
-
-        return models.init_embedding(layer, vocab, lookup, cfg.freeze_vectors)
-
     def labelled(
         self, cfg: RunConfig, split: str, names: list[str] | None
     ) -> tuple[list[str], list[int], list[str]]:
@@ -217,6 +195,32 @@ class TrainingWork:
             f"fitted on {report.examples:,} texts, {report.features} features, "
             f"{report.seconds:.1f} s"
         )
+
+
+def init_from_vectors(model: Any, spec: Any, tok: Any, table: Any, freeze: bool) -> int:
+    """Start the model's token table (its embeddings door's, models.token_table) from a static
+    table (with .vector(word) and .dim): the row of every token of tok that the table knows;
+    how many rows were copied. freeze stops the whole table from training. EngineError for a
+    family without a table of its own."""
+    layer = models.token_table(spec, model)
+    if layer is None:
+        raise EngineError(f"a {spec.name} model has no embedding table to initialise")
+    vocab = [""] * tok.get_vocab_size()
+    for token, i in tok.get_vocab().items():
+        if i < len(vocab):
+            vocab[i] = token
+
+    def lookup(words: list[str]) -> tuple[np.ndarray, list[bool]]:
+        out = np.zeros((len(words), table.dim), dtype=np.float32)
+        found = []
+        for i, w in enumerate(words):
+            v = table.vector(w) if w else None
+            found.append(v is not None)
+            if v is not None:
+                out[i] = v
+        return out, found
+
+    return models.init_embedding(layer, vocab, lookup, freeze)
 
 
 def save_rebuild_files(run_dir: Path, tokenizer: Any, labels: list[str]) -> None:

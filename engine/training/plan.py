@@ -228,7 +228,7 @@ class Planner:
             with torch.random.fork_rng():
                 torch.manual_seed(0)
                 model = models.build_model(cfg.arch, model_cfg, vocab, labels, pad_id)
-            layer = getattr(model, "embedding", None)
+            layer = models.token_table(spec, model)
             if cfg.vectors is not None and cfg.freeze_vectors and layer is not None:
                 layer.weight.requires_grad_(False)  # as init_embedding(freeze=True) leaves it
             with self._lock:

@@ -2,47 +2,45 @@
 
 model(input_ids [B, T], attention_mask [B, T]) returns logits [B, C] (model.task == "classify")
 or [B, T, V] (model.task == "lm"). Everything else - data order, precision, checkpoints, guards,
-pause/stop/lr requests - lives here, and everything the run does is told through Callbacks.
+pause/stop/lr requests - lives here and in the loop's pieces (resume.py: the loop's counters and
+checkpoints; accumulate.py: micro-batches and the out-of-memory guard; validation.py:
+evaluations and early stopping), and everything the run does is told through Callbacks.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from engine.core.errors import Cancelled, EngineError, JobContext, NullContext
-from engine.training.checkpoint import load_checkpoint, save_checkpoint, write_json
+from engine.core.errors import Cancelled, JobContext, NullContext
+from engine.training.accumulate import AMP, BatchGradients, FaultHook
+from engine.training.checkpoint import write_json
 from engine.training.config import TrainConfig
 from engine.training.control import Callbacks, Control
 from engine.training.data import Batch, BatchPrefetcher, DataOrder, TextExamples, plan_batches
-from engine.training.losses import loss_sum, target_count
-from engine.training.metrics import evaluate
 from engine.training.optim import build_optimizer, build_scheduler, set_lr
 from engine.training.preflight import check_setup
 from engine.training.result import TrainResult
+from engine.training.resume import Checkpointer, LoopState
+from engine.training.validation import Validation
 
 __all__ = ["Callbacks", "Control", "TrainResult", "Trainer"]
-
-FaultHook = Callable[[int, int], None]
-_AMP = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-# Settings that change which batches come when, or the schedule: changing them on resume breaks
-# the promise that a resumed run repeats the uninterrupted one.
-_ORDER_KEYS = ("seed", "batch_size", "token_budget", "bucketing", "epochs", "max_steps")
 
 
 class Trainer:
     """Trains a model on TextExamples, evaluating on val, checkpointing under run_dir.
 
-    fault_hook(step, rows) is called before each micro-batch's forward pass; tests raise
-    torch.OutOfMemoryError from it to exercise the out-of-memory guard.
+    The loop's counters are a LoopState (self.loop), saved and resumed by a Checkpointer; each
+    step's gradients come from BatchGradients (micro-batches and the out-of-memory guard);
+    evaluations, the best so far and early stopping are Validation's. fault_hook(step, rows) is
+    called before each micro-batch's forward pass; tests raise torch.OutOfMemoryError from it to
+    exercise the out-of-memory guard.
     """
 
     def __init__(
@@ -94,20 +92,38 @@ class Trainer:
         self._total = None  # the config may have changed since the last count
         self.scheduler = build_scheduler(self.optimizer, cfg, self.total_steps)
         self.scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
-        self.amp = _AMP[cfg.precision]
-        self.order = DataOrder(cfg.seed)
-        self.step = 0
-        self.accumulation = 1
-        self.bad_evals = 0
-        self.last_eval_step = -1
-        self.last_ckpt_step = -1
+        self.amp = AMP[cfg.precision]
+        self.checkpointer = Checkpointer(self.checkpoints, cfg, self.train, self.callbacks)
+        self.loop = LoopState(order=DataOrder(cfg.seed))
         self.result = TrainResult(state="running", step=0, epoch=0, start_step=0, metric=cfg.metric)
         if resume_from is not None:
-            self._resume(Path(resume_from))
+            self.loop = self.checkpointer.resume(
+                Path(resume_from),
+                self.model,
+                self.optimizer,
+                self.scheduler,
+                self.scaler,
+                self.result,
+            )
         else:
             torch.manual_seed(cfg.seed)
             np.random.seed(cfg.seed % 2**32)
             random.seed(cfg.seed)
+        self.gradients = BatchGradients(
+            self.forward,
+            self.task,
+            self.optimizer,
+            self.scaler,
+            self.amp,
+            self.device,
+            cfg.batch_size,
+            self.loop,
+            self.callbacks,
+            self.fault_hook,
+        )
+        self.validation = Validation(
+            self.model, self.val, cfg, self.device, self.amp, self.checkpoints, self.callbacks
+        )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         write_json(self.run_dir / "config.json", cfg.to_dict())
         try:
@@ -122,14 +138,14 @@ class Trainer:
             raise
         if self.result.state.startswith("failed"):
             self.callbacks.on_message(self.result.state, "error")
-        elif self.last_ckpt_step != self.step:
+        elif self.loop.last_ckpt_step != self.loop.step:
             self._checkpoint()
         self._finish(started)
         return self.result
 
     def _finish(self, started: float) -> None:
-        self.result.step = self.step
-        self.result.epoch = self.order.epoch
+        self.result.step = self.loop.step
+        self.result.epoch = self.loop.order.epoch
         self.result.seconds = time.perf_counter() - started
         self.callbacks.on_end(self.result)
 
@@ -156,11 +172,12 @@ class Trainer:
     def _train(self) -> str:
         cfg = self.config
         self.mark = time.perf_counter()
-        while self.order.epoch < cfg.epochs and self.step < self.total_steps:
-            epoch = self.order.epoch
+        loop = self.loop
+        while loop.order.epoch < cfg.epochs and loop.step < self.total_steps:
+            epoch = loop.order.epoch
             plan = self._plan(epoch)
             with BatchPrefetcher(
-                self.train, plan, self.order.position, pin_memory=self.device.type == "cuda"
+                self.train, plan, loop.order.position, pin_memory=self.device.type == "cuda"
             ) as batches:
                 for position, batch in batches:
                     ended = self._between_batches()
@@ -169,29 +186,30 @@ class Trainer:
                     ended = self._step(batch, epoch, position, len(plan))
                     if ended:
                         return ended
-                    if self.step >= self.total_steps:
+                    if loop.step >= self.total_steps:
                         return "completed"
-            if self.order.epoch == epoch:  # resumed at the very end of an epoch's plan
-                self.order = DataOrder(cfg.seed, epoch + 1, 0)
+            if loop.order.epoch == epoch:  # resumed at the very end of an epoch's plan
+                loop.order = DataOrder(cfg.seed, epoch + 1, 0)
         return "completed"
 
     def _between_batches(self) -> str | None:
         """Act on cancellation and the Control's requests; a returned string ends the run."""
         control = self.control
+        step = self.loop.step
         self.ctx.check_cancelled()
         if control.pause_requested and not control.stop_requested:
-            self.callbacks.on_message(f"paused at step {self.step}", "info")
+            self.callbacks.on_message(f"paused at step {step}", "info")
             control.wait_while_paused(check=self.ctx.check_cancelled)
             if not control.stop_requested:
-                self.callbacks.on_message(f"resumed at step {self.step}", "info")
+                self.callbacks.on_message(f"resumed at step {step}", "info")
             self.mark = time.perf_counter()
         if control.stop_requested:
-            self.callbacks.on_message(f"stopped at step {self.step}", "info")
+            self.callbacks.on_message(f"stopped at step {step}", "info")
             return "stopped"
         lr = control.take_lr()
         if lr is not None:
             set_lr(self.scheduler, lr)
-            self.callbacks.on_message(f"learning rate set to {lr:g} at step {self.step}", "info")
+            self.callbacks.on_message(f"learning rate set to {lr:g} at step {step}", "info")
         if control.take_checkpoint_request():
             self._checkpoint()
             self.mark = time.perf_counter()
@@ -200,13 +218,14 @@ class Trainer:
     def _step(self, batch: Batch, epoch: int, position: int, batches: int) -> str | None:
         """One optimizer step on one batch, then evaluation and checkpoints when due."""
         cfg = self.config
+        loop = self.loop
         lr = float(self.optimizer.param_groups[0]["lr"])
-        outcome = self._forward_backward(batch)
+        outcome = self.gradients(batch)
         if isinstance(outcome, str):
             return outcome
         loss, computed = outcome
         if not math.isfinite(loss):
-            return f"failed: loss became {'NaN' if math.isnan(loss) else 'inf'} at step {self.step + 1}"
+            return f"failed: loss became {'NaN' if math.isnan(loss) else 'inf'} at step {loop.step + 1}"
         params = [p for p in self.model.parameters() if p.grad is not None]
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
@@ -216,11 +235,11 @@ class Trainer:
             self.scaler.step(self.optimizer)
             self.scaler.update()
         elif not math.isfinite(grad_norm):
-            return f"failed: gradient norm became {grad_norm} at step {self.step + 1}"
+            return f"failed: gradient norm became {grad_norm} at step {loop.step + 1}"
         else:
             self.optimizer.step()
         self.scheduler.step()
-        self.step += 1
+        loop.step += 1
         now = time.perf_counter()
         seconds = max(now - self.mark, 1e-9)
         r = self.result
@@ -230,13 +249,13 @@ class Trainer:
         r.computed_tokens += computed
         r.train_seconds += seconds
         epoch_end = position + 1 >= batches
-        self.order = (
+        loop.order = (
             DataOrder(cfg.seed, epoch + 1, 0)
             if epoch_end
             else DataOrder(cfg.seed, epoch, position + 1)
         )
         self.callbacks.on_step(
-            self.step,
+            loop.step,
             epoch,
             {
                 "loss": loss,
@@ -249,188 +268,48 @@ class Trainer:
                 "samples": float(batch.size),
                 "tokens": float(batch.real_tokens),
                 "computed_tokens": float(computed),
-                "accumulation": float(self.accumulation),
+                "accumulation": float(loop.accumulation),
                 "epoch_progress": epoch + (position + 1) / batches,
             },
         )
         self.ctx.progress(
-            self.step, self.total_steps, f"epoch {epoch + 1}/{cfg.epochs}, loss {loss:.4f}"
+            loop.step, self.total_steps, f"epoch {epoch + 1}/{cfg.epochs}, loss {loss:.4f}"
         )
         ended = self._after_step(epoch, epoch_end)
         self.mark = time.perf_counter()
         return ended
 
-    def _forward_backward(self, batch: Batch) -> tuple[float, int] | str:
-        """Gradients of the batch's mean loss, in micro-batches; (loss, computed tokens).
-
-        Out of memory halves the micro-batch and doubles the accumulation (the effective batch
-        stays the same) and retries the same batch.
-        """
-        count = max(target_count(self.task, batch), 1)
-        while True:
-            try:
-                return self._accumulate(batch, count)
-            except torch.OutOfMemoryError:
-                self.optimizer.zero_grad(set_to_none=True)
-                if self.device.type == "cuda":
-                    torch.cuda.empty_cache()
-                rows = math.ceil(batch.size / self.accumulation)
-                if rows <= 1:
-                    return f"failed: out of memory with one text per batch at step {self.step + 1}"
-                self.accumulation *= 2
-                rows = math.ceil(self.config.batch_size / self.accumulation)
-                self.callbacks.on_message(
-                    f"out of memory at step {self.step + 1}: batch halved to {rows} texts, "
-                    f"gradient accumulation doubled to {self.accumulation} "
-                    f"(the effective batch stays {self.config.batch_size})",
-                    "warning",
-                )
-
-    def _accumulate(self, batch: Batch, count: int) -> tuple[float, int]:
-        self.optimizer.zero_grad(set_to_none=True)
-        total = torch.zeros((), device=self.device)
-        computed = 0
-        amp = (
-            torch.autocast(self.device.type, dtype=self.amp)
-            if self.amp is not None
-            else contextlib.nullcontext()
-        )
-        for micro in batch.split(self.accumulation):
-            if self.fault_hook is not None:
-                self.fault_hook(self.step + 1, micro.size)
-            micro = micro.to(self.device)
-            with amp:
-                logits = self.forward(micro.input_ids, micro.attention_mask)
-            loss = loss_sum(self.task, logits, micro) / count
-            (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
-            total += loss.detach()
-            computed += micro.computed_tokens
-        return float(total), computed
-
     def _after_step(self, epoch: int, epoch_end: bool) -> str | None:
         cfg = self.config
-        last = self.step >= self.total_steps
-        due_eval = self.val is not None and (
-            (cfg.eval_every > 0 and self.step % cfg.eval_every == 0)
-            or (cfg.eval_every == 0 and epoch_end)
-            or last
-        )
+        step = self.loop.step
         improved = stop = False
-        if due_eval:
-            improved, stop = self._evaluate(epoch)
+        if self.validation.due(step, step >= self.total_steps, epoch_end):
+            improved, stop = self.validation.run(self.loop, self.result, epoch)
         due_ckpt = (
             improved
-            or (cfg.checkpoint_every > 0 and self.step % cfg.checkpoint_every == 0)
+            or (cfg.checkpoint_every > 0 and step % cfg.checkpoint_every == 0)
             or (cfg.checkpoint_every == 0 and epoch_end)
         )
         if due_ckpt:
             self._checkpoint(best=improved)
         if stop:
-            self.callbacks.on_message(
-                f"early stopping at step {self.step}: {cfg.metric} did not improve in "
-                f"{self.bad_evals} evaluations (best {self.result.best_value:.4g} at step "
-                f"{self.result.best_step})",
-                "info",
-            )
+            self.callbacks.on_message(self.validation.stop_message(self.loop, self.result), "info")
             return "early_stopped"
         return None
 
-    def _evaluate(self, epoch: int) -> tuple[bool, bool]:
-        """(improved, early stop now)."""
-        cfg = self.config
-        assert self.val is not None
-        ev = evaluate(
-            self.model,
-            self.val,
-            self.device,
-            batch_size=max(1, cfg.batch_size // self.accumulation),
-            token_budget=cfg.token_budget,
-            autocast_dtype=self.amp,
-        )
-        self.last_eval_step = self.step
-        value = ev.value(cfg.metric)
-        best = self.result.best_value
-        improved = best is None or (value > best if cfg.higher_is_better else value < best)
-        if improved:
-            self.result.best_value, self.result.best_step = value, self.step
-            self.result.best_checkpoint = str(self.checkpoints / f"ckpt-{self.step}")
-            self.bad_evals = 0
-        else:
-            self.bad_evals += 1
-        record = {**ev.to_dict(), "step": self.step, "epoch": epoch, "best": improved}
-        self.result.evals.append(record)
-        self.callbacks.on_eval(self.step, epoch, record)
-        patience = cfg.early_stopping_patience
-        return improved, patience > 0 and self.bad_evals >= patience
-
     # --- checkpoints
 
-    def _state(self) -> dict[str, Any]:
-        r = self.result
-        return {
-            "format": 1,
-            "step": self.step,
-            "data": self.order.to_dict(),
-            "data_fingerprint": self.train.fingerprint(),
-            "accumulation": self.accumulation,
-            "best": {
-                "metric": self.config.metric,
-                "value": r.best_value,
-                "step": r.best_step,
-                "checkpoint": Path(r.best_checkpoint).name if r.best_checkpoint else None,
-            },
-            "bad_evals": self.bad_evals,
-            "last_eval_step": self.last_eval_step,
-            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-            "config": self.config.to_dict(),
-        }
+    def checkpoint_state(self) -> dict[str, Any]:
+        """What the next checkpoint's state.json would hold beside the tensors."""
+        return self.checkpointer.state(self.loop, self.result, self.scaler)
 
     def _checkpoint(self, best: bool = False) -> None:
-        path = save_checkpoint(
-            self.checkpoints,
+        self.checkpointer.save(
             self.model,
             self.optimizer,
             self.scheduler,
-            self._state(),
-            keep_last=self.config.keep_checkpoints,
+            self.scaler,
+            self.loop,
+            self.result,
             best=best,
         )
-        self.last_ckpt_step = self.step
-        self.result.last_checkpoint = str(path)
-        self.callbacks.on_checkpoint(self.step, path)
-
-    def _resume(self, path: Path) -> None:
-        if (path / "checkpoints").is_dir():
-            path = path / "checkpoints"
-        state = load_checkpoint(path, self.model, self.optimizer, self.scheduler)
-        if state.get("data_fingerprint") != self.train.fingerprint():
-            raise EngineError(
-                "the training data differs from the data this run was started with",
-                hint="resume with the same dataset split and tokenizer",
-            )
-        saved = state.get("config", {})
-        now = self.config.to_dict()
-        changed = [k for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
-        if changed:
-            level = "warning" if set(changed) & set(_ORDER_KEYS) else "info"
-            self.callbacks.on_message(
-                "resuming with changed settings: "
-                + ", ".join(f"{k} {saved.get(k)} -> {now.get(k)}" for k in changed),
-                level,
-            )
-        self.step = int(state["step"])
-        self.order = DataOrder.from_dict(state["data"])
-        self.accumulation = int(state.get("accumulation", 1))
-        self.bad_evals = int(state.get("bad_evals", 0))
-        self.last_eval_step = int(state.get("last_eval_step", -1))
-        self.last_ckpt_step = self.step
-        if self.scaler is not None and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
-        best = state.get("best") or {}
-        r = self.result
-        r.best_value, r.best_step = best.get("value"), best.get("step")
-        if best.get("checkpoint"):
-            r.best_checkpoint = str(self.checkpoints / best["checkpoint"])
-        r.start_step = self.step
-        r.last_checkpoint = state.get("checkpoint")
-        self.callbacks.on_message(f"resumed from step {self.step}", "info")

@@ -1,5 +1,6 @@
 """Shared pieces of the model tests: tiny seeded batches, a full-batch AdamW loop, the padding
-checks, a tiny BERT folder, and the bundled MiniLM loaded once per test session."""
+checks, a tiny BERT folder and phrases encoded by its tokenizer, and the bundled MiniLM loaded
+once per test session."""
 
 from __future__ import annotations
 
@@ -166,6 +167,32 @@ def tiny_bert_folder() -> Path:
     )
     BertModel(config).save_pretrained(str(folder))
     return folder
+
+
+def tiny_bert_texts(n: int, seed: int) -> tuple[Tensor, Tensor, Tensor]:
+    """(ids, mask, labels): n random phrases of the tiny BERT's words, encoded by its folder's
+    tokenizer and right-padded; labels balanced and random."""
+    from tokenizers import Tokenizer
+
+    g = torch.Generator().manual_seed(seed)
+    tok = Tokenizer.from_file(str(tiny_bert_folder() / "tokenizer.json"))
+    texts = [
+        " ".join(
+            TINY_BERT_WORDS[int(i)]
+            for i in torch.randint(
+                0, 9, (int(torch.randint(1, 7, (1,), generator=g)),), generator=g
+            )
+        )
+        for _ in range(n)
+    ]
+    encoded = [tok.encode(t).ids for t in texts]
+    width = max(map(len, encoded))
+    ids = torch.zeros((n, width), dtype=torch.long)
+    mask = torch.zeros((n, width), dtype=torch.long)
+    for row, e in enumerate(encoded):
+        ids[row, : len(e)], mask[row, : len(e)] = torch.tensor(e), 1
+    labels = torch.arange(n) % 2
+    return ids, mask, labels[torch.randperm(n, generator=g)]
 
 
 def minilm_or_skip() -> Path:

@@ -165,13 +165,13 @@ def test_concurrent_first_use_loads_a_table_once(
     service.table("glove-6b-50d")  # the cache exists: a new service maps it
     fresh = EmbeddingService(service.home, quiet("vectors"))
     calls: list[str] = []
-    real = fresh._load
+    real = fresh.sources.load
 
     def counted(name: str) -> static.StaticTable:
         calls.append(name)
         return real(name)
 
-    monkeypatch.setattr(fresh, "_load", counted)
+    monkeypatch.setattr(fresh.sources, "load", counted)
     with ThreadPoolExecutor(4) as pool:
         tables = list(pool.map(lambda _: fresh.table("glove-6b-50d"), range(8)))
     assert calls == ["glove-6b-50d"]

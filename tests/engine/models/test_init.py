@@ -63,6 +63,7 @@ def test_freeze_stops_the_table_from_training() -> None:
         ("pooling", {"embed_dim": 6}),
         ("cnn", {"embed_dim": 6, "channels": 2}),
         ("lstm", {"embed_dim": 6, "hidden_size": 4}),
+        ("gru", {"embed_dim": 6, "hidden_size": 4}),
         ("attention-rnn", {"embed_dim": 6, "hidden_size": 4}),
         ("transformer", {"d_model": 6, "num_heads": 2, "ff_size": 8}),
         ("lstm-lm", {"embed_dim": 6, "hidden_size": 4}),
@@ -75,9 +76,12 @@ def test_every_model_with_its_own_vocabulary_exposes_its_table(
     model = build(arch, params)
     vocab = WORDS + [f"w{i}" for i in range(VOCAB - len(WORDS))]
     _, lookup = fake_lookup(6)
-    assert init_embedding(model.embedding, vocab, lookup, freeze=True) == 3
-    torch.testing.assert_close(model.embedding.weight[3].detach(), 2.0 + torch.arange(6.0))
-    assert not model.embedding.weight.requires_grad
+    table = model.input_embeddings()  # the embeddings door's token table
+    assert init_embedding(table, vocab, lookup, freeze=True) == 3
+    torch.testing.assert_close(table.weight[3].detach(), 2.0 + torch.arange(6.0))
+    assert not table.weight.requires_grad
+    # the table the model reads: embed gives the copied row for its id
+    torch.testing.assert_close(model.embed(torch.tensor([[3]]))[0, 0], 2.0 + torch.arange(6.0))
 
 
 def test_mismatched_sizes_are_refused_with_the_fix() -> None:

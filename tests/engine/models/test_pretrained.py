@@ -7,17 +7,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from tokenizers import Tokenizer
 
 from engine.core.errors import EngineError
 from engine.models import registry
 from engine.models.pretrained import PretrainedClassifier, encoder_parts, export
 from tests.helpers.models import (
-    TINY_BERT_WORDS,
     assert_padding_free,
     minilm_finetune,
     overfit_classifier,
     tiny_bert_folder,
+    tiny_bert_texts,
 )
 
 
@@ -30,32 +29,9 @@ def tiny_bert(num_classes: int = 2, **params: object) -> PretrainedClassifier:
     return model.eval()
 
 
-def tiny_texts(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """n random phrases of the tiny vocabulary, encoded by the folder's tokenizer, right-padded."""
-    g = torch.Generator().manual_seed(seed)
-    tok = Tokenizer.from_file(str(tiny_bert_folder() / "tokenizer.json"))
-    texts = [
-        " ".join(
-            TINY_BERT_WORDS[int(i)]
-            for i in torch.randint(
-                0, 9, (int(torch.randint(1, 7, (1,), generator=g)),), generator=g
-            )
-        )
-        for _ in range(n)
-    ]
-    encoded = [tok.encode(t).ids for t in texts]
-    width = max(map(len, encoded))
-    ids = torch.zeros((n, width), dtype=torch.long)
-    mask = torch.zeros((n, width), dtype=torch.long)
-    for row, e in enumerate(encoded):
-        ids[row, : len(e)], mask[row, : len(e)] = torch.tensor(e), 1
-    labels = torch.arange(n) % 2
-    return ids, mask, labels[torch.randperm(n, generator=g)]
-
-
 def test_a_tiny_bert_gives_logits_and_reads_its_own_tokenizer() -> None:
     model = tiny_bert(num_classes=3)
-    ids, mask, _ = tiny_texts(5, seed=0)
+    ids, mask, _ = tiny_bert_texts(5, seed=0)
     assert model(ids, mask).shape == (5, 3)
     assert model.task == "classify"
     assert model.tokenizer_path == tiny_bert_folder() / "tokenizer.json"
@@ -64,14 +40,14 @@ def test_a_tiny_bert_gives_logits_and_reads_its_own_tokenizer() -> None:
 
 
 def test_padding_does_not_change_a_tiny_berts_logits() -> None:
-    ids, mask, _ = tiny_texts(6, seed=1)
+    ids, mask, _ = tiny_bert_texts(6, seed=1)
     assert mask.sum(dim=1).min() < ids.shape[1]  # some rows are padded
     assert_padding_free(tiny_bert(), ids, mask)
 
 
 def test_a_tiny_bert_memorises_16_examples() -> None:
     model = tiny_bert()
-    ids, mask, labels = tiny_texts(16, seed=2)
+    ids, mask, labels = tiny_bert_texts(16, seed=2)
     loss, acc, steps = overfit_classifier(model, ids, mask, labels, steps=300, lr=3e-3)
     assert acc == 1.0 and loss < 0.05, f"loss {loss:.3f}, accuracy {acc} after {steps} steps"
 

@@ -83,7 +83,7 @@ def test_out_of_memory_halves_the_batch_and_keeps_the_effective_batch(tmp_path: 
     assert [m["accumulation"] for _, _, m in rec.steps] == [4.0] * 10
     # the same batches in the same order: the same losses up to float summation order
     assert result.losses == pytest.approx(want.losses, rel=1e-5)
-    assert trainer._state()["accumulation"] == 4  # a resumed run keeps the smaller batch
+    assert trainer.checkpoint_state()["accumulation"] == 4  # resuming keeps the smaller batch
 
 
 def test_out_of_memory_with_one_text_per_batch_fails_clearly(tmp_path: Path) -> None:
