@@ -25,7 +25,7 @@ async def open_builder(pilot, app: WorkbenchApp) -> BuilderScreen:  # type: igno
     await wait_for(pilot, lambda: isinstance(app.screen, BuilderScreen))
     screen = app.screen
     assert isinstance(screen, BuilderScreen)
-    await wait_for(pilot, lambda: screen.plan is not None, timeout=90)
+    await wait_for(pilot, lambda: screen.form.plan is not None, timeout=90)
     return screen
 
 
@@ -53,7 +53,7 @@ async def test_live_checks_switch_save_and_load(engine: RunningEngine, tmp_path:
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_builder(pilot, app)
         await settle(pilot, screen)
-        assert screen.plan is not None and screen.plan.problems == []
+        assert screen.form.plan is not None and screen.form.plan.problems == []
         summary = shown(app, "#bd-summary")
         assert "1,953,538" in summary and "trainable" in summary and "memory a step" in summary
         assert screen.query_one("#bd-layers", Tree).root.children  # the layer tree
@@ -71,28 +71,32 @@ async def test_live_checks_switch_save_and_load(engine: RunningEngine, tmp_path:
         assert (await app.link.ask(P.RunList())).runs == []
         await retype(pilot, screen, "model.embed_dim", "32")
         assert problem(app, "model.embed_dim") == ""
-        assert screen.plan is not None and screen.plan.problems == []
+        assert screen.form.plan is not None and screen.form.plan.problems == []
 
         # another architecture: its own fields; a rule between two fields, blamed on one
         screen.query_one("#f-model--arch", Select).value = "transformer"
         await wait_for(pilot, lambda: bool(screen.query("#f-model--d_model")))
         await settle(pilot, screen)
-        assert screen.values["model.arch"] == "transformer"
+        assert screen.form.values["model.arch"] == "transformer"
         await retype(pilot, screen, "model.num_heads", "5")
         assert "divisible by num_heads" in problem(app, "model.num_heads")
         await retype(pilot, screen, "model.num_heads", "8")
-        assert screen.plan is not None and screen.plan.problems == []
+        assert screen.form.plan is not None and screen.form.plan.problems == []
         await retype(pilot, screen, "train.lr", "3e-4")
         precision = screen.query_one("#f-train--precision", Select)
         assert {str(v) for _, v in precision._options} == {"fp32", "bf16"}  # CPU: no fp16
 
         # a pretrained model takes its own tokenizer when chosen; others keep the one picked
-        screen.values["data.tokenizer"] = "other"
+        screen.form.values["data.tokenizer"] = "other"
         screen.query_one("#f-model--arch", Select).value = "bert-finetune"
         await wait_for(pilot, lambda: bool(screen.query("#f-model--trainable_layers")))
         await settle(pilot, screen)
-        assert screen.values["data.tokenizer"] == "minilm-wordpiece"
-        assert screen.plan is not None and screen.plan.problems == [] and screen.plan.frozen == 0
+        assert screen.form.values["data.tokenizer"] == "minilm-wordpiece"
+        assert (
+            screen.form.plan is not None
+            and screen.form.plan.problems == []
+            and screen.form.plan.frozen == 0
+        )
         screen.query_one("#f-model--arch", Select).value = "transformer"
         await wait_for(pilot, lambda: bool(screen.query("#f-model--d_model")))
         await settle(pilot, screen)
@@ -123,8 +127,8 @@ async def test_live_checks_switch_save_and_load(engine: RunningEngine, tmp_path:
         await wait_for(pilot, lambda: bool(screen.query("#f-model--kernel_sizes")))
         await settle(pilot, screen)
         assert screen.query_one("#f-model--kernel_sizes", Input).value == "3, 4, 5"
-        assert screen.values["train.lr"] == 2e-3 and screen.values["model.arch"] == "cnn"
-        assert screen.plan is not None and screen.plan.problems == []
+        assert screen.form.values["train.lr"] == 2e-3 and screen.form.values["model.arch"] == "cnn"
+        assert screen.form.plan is not None and screen.form.plan.problems == []
 
 
 async def test_start_a_run_from_the_builder(engine: RunningEngine, tmp_path: Path) -> None:
@@ -146,10 +150,10 @@ async def test_start_a_run_from_the_builder(engine: RunningEngine, tmp_path: Pat
         }
         await screen.apply(values)
         await settle(pilot, screen)
-        assert screen.plan is not None and screen.plan.problems == [], screen.plan
-        assert screen.values["data.train_split"] == "train"
+        assert screen.form.plan is not None and screen.form.plan.problems == [], screen.form.plan
+        assert screen.form.values["data.train_split"] == "train"
         saved = tmp_path / "built.toml"
-        saved.write_text(screen.toml())
+        saved.write_text(screen.form.toml())
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda: isinstance(app.screen, TrainingScreen), timeout=30)
         monitor = app.screen

@@ -33,18 +33,20 @@ async def test_monitor_shows_a_live_run_and_controls_it(
         assert isinstance(screen, TrainingScreen)
         await wait_for(pilot, lambda: screen.selected == run_id, timeout=60)
         await wait_for(
-            pilot, lambda: len(screen.series.get(run_id, {}).get("train_loss", [])) > 5, timeout=120
+            pilot,
+            lambda: len(screen.history.series.get(run_id, {}).get("train_loss", [])) > 5,
+            timeout=120,
         )
         await wait_for(pilot, lambda: screen.redraws > 0)
         assert "tiny-bag" in shown(app, "#tr-stats")
         await pilot.press("space")  # pause
         await wait_for(pilot, lambda: screen.runs[run_id].state == "paused")
-        paused_at = len(screen.series[run_id]["train_loss"])
+        paused_at = len(screen.history.series[run_id]["train_loss"])
         await pilot.pause(1.0)
-        assert len(screen.series[run_id]["train_loss"]) <= paused_at + 1  # within one batch
+        assert len(screen.history.series[run_id]["train_loss"]) <= paused_at + 1  # within one batch
         await pilot.press("space")  # resume
         await wait_for(pilot, lambda: screen.runs[run_id].state == "running")
-        await wait_for(pilot, lambda: bool(screen.evals.get(run_id)), timeout=120)
+        await wait_for(pilot, lambda: bool(screen.history.evals.get(run_id)), timeout=120)
         await pilot.press("m")
         await wait_for(pilot, lambda: "confusion" in shown(app, "#tr-confusion"))
         await pilot.press("x")  # stop
@@ -59,5 +61,6 @@ async def test_monitor_shows_a_live_run_and_controls_it(
         screen2 = again.screen
         assert isinstance(screen2, TrainingScreen)
         await wait_for(
-            pilot, lambda: len(screen2.series.get(run_id, {}).get("train_loss", [])) >= paused_at
+            pilot,
+            lambda: len(screen2.history.series.get(run_id, {}).get("train_loss", [])) >= paused_at,
         )

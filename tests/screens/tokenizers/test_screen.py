@@ -7,8 +7,8 @@ from pathlib import Path
 
 from textual.widgets import Checkbox, Input, Select, TextArea
 
-from screens.tokenizer_dialogs import AddTokenizerScreen, TokenizerPicker, TrainTokenizerScreen
 from screens.tokenizers import TokenizerScreen
+from screens.tokenizers.dialogs import AddTokenizerScreen, TokenizerPicker, TrainTokenizerScreen
 from tests.helpers.engine import RunningEngine
 from tests.helpers.screens import shown, wait_for
 from workbench.app import WorkbenchApp
@@ -96,7 +96,7 @@ async def test_model_input_grid_padding_and_truncation(engine: RunningEngine) ->
             pilot,
             lambda: (
                 screen.grid is not None
-                and screen.side == "left"
+                and screen.options.side == "left"
                 and screen.grid.encodings[0].attention_mask[0] == 0
             ),
         )
@@ -104,7 +104,9 @@ async def test_model_input_grid_padding_and_truncation(engine: RunningEngine) ->
         await wait_for(
             pilot,
             lambda: (
-                screen.grid is not None and screen.truncation and screen.grid.encodings[1].truncated
+                screen.grid is not None
+                and screen.options.truncation
+                and screen.grid.encodings[1].truncated
             ),
         )
         assert len(screen.grid.encodings[1].ids) == 16

@@ -43,7 +43,7 @@ async def test_analogy_neighbours_and_compare(engine: RunningEngine) -> None:
         await pilot.press("enter")
         await wait_for(pilot, lambda: "expected" in shown(app, "#near-a").lower())
         await pilot.press("escape", "k")
-        assert screen.k == 20
+        assert screen.options.k == 20
 
 
 async def test_context_and_sentence_similarity(engine: RunningEngine) -> None:

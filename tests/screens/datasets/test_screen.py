@@ -12,8 +12,8 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, OptionList, Static
 
 from engine import protocol as P
-from screens.dataset_import import ImportScreen
 from screens.datasets import DatasetsScreen
+from screens.datasets.import_dialog import ImportScreen
 from tests.helpers.engine import RunningEngine
 from tests.helpers.screens import wait_for
 from workbench.app import WorkbenchApp
@@ -184,7 +184,7 @@ async def test_import_a_csv_then_refuse_the_same_name(
 
 
 BAD_INPUTS = [
-    ("missing.csv", None, "not exist"),
+    ("missing.csv", None, "no dataset file"),
     ("empty.csv", "", "empty"),
     ("quote.csv", 'text,label\n"a broken quote,pos\nfine,neg\n', "quote"),
     ("latin1.csv", "text,label\ncaf\xe9 au lait,pos\nthe,neg\n".encode("latin-1"), "UTF-8"),
