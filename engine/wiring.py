@@ -86,7 +86,7 @@ class Engine:
         self.session_id = uuid.uuid4().hex
         self.bus = EventBus()
         self.store = Store(home.db)
-        self.jobs = JobManager(on_end=self._job_ended)
+        self.jobs = JobManager(on_end=self._job_ended, data_dir=home.data_dir)
         self.device = DeviceMonitor()
         self.services = build_services(home, self.store, self.bus, self.jobs.submit)
         self.dispatch = Dispatch()

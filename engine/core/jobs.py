@@ -19,10 +19,11 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Literal
 
 from engine import protocol as P
-from engine.core.errors import Cancelled, EngineError
+from engine.core.errors import Cancelled, EngineError, from_os_error
 
 log = logging.getLogger("engine.jobs")
 
@@ -100,8 +101,9 @@ class Job:
 class JobManager:
     """Starts jobs on their lane and reports their end to on_end."""
 
-    def __init__(self, on_end: Callable[[Job], None]) -> None:
+    def __init__(self, on_end: Callable[[Job], None], data_dir: Path | None = None) -> None:
         self._on_end = on_end  # called in the job's thread when it ends
+        self.data_dir = data_dir  # where a full disk is reported
         self._ids = itertools.count(1)
         self.jobs: dict[str, Job] = {}
         self._lanes: dict[Lane, ThreadPoolExecutor] = {
@@ -140,6 +142,20 @@ class JobManager:
             except EngineError as exc:
                 job.state = "failed"
                 job.error = P.error(exc.code, exc.message, exc.hint)
+            except OSError as exc:
+                typed = from_os_error(exc, self.data_dir)
+                if typed is None:
+                    log.error("job %s failed:\n%s", job.id, traceback.format_exc())
+                job.state = "failed"
+                job.error = (
+                    P.error(typed.code, typed.message, typed.hint)
+                    if typed is not None
+                    else P.error(
+                        "internal",
+                        f"{job.title} failed: {type(exc).__name__}: {exc}",
+                        "the engine log has the details: workbench engine logs",
+                    )
+                )
             except MemoryError:
                 job.state = "failed"
                 job.error = P.error(

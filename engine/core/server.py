@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from engine import __version__
 from engine import protocol as P
 from engine.core.calls import Bound, Dispatch
-from engine.core.errors import EngineError
+from engine.core.errors import EngineError, from_os_error
 from engine.core.events import EventBus
 from engine.core.jobs import Job, JobManager
 from engine.paths import Home
@@ -284,8 +284,9 @@ class Server:
             )
         return result  # type: ignore[no-any-return]
 
-    @staticmethod
-    def _error_reply(req: P.Request, exc: Exception) -> P.Reply:
+    def _error_reply(self, req: P.Request, exc: Exception) -> P.Reply:
+        if isinstance(exc, OSError):
+            exc = from_os_error(exc, self.home.data_dir) or exc
         if isinstance(exc, EngineError):
             return P.Reply(id=req.id, error=P.error(exc.code, exc.message, exc.hint))
         log.error("request %s failed", type(req.call).__name__, exc_info=exc)

@@ -3,6 +3,7 @@ Parquet in record batches without holding the whole file in memory."""
 
 from __future__ import annotations
 
+import abc
 import json
 import re
 from collections.abc import Iterator
@@ -102,7 +103,7 @@ def guess_format(source: str) -> str:
     raise EngineError(f"{source} does not exist", hint="check the path", code="not_found")
 
 
-class SourceReader:
+class SourceReader(abc.ABC):
     """One source opened for reading: its columns and types, a head, and record batches."""
 
     format: str = ""
@@ -124,13 +125,13 @@ class SourceReader:
     def close(self) -> None:
         return None
 
+    @abc.abstractmethod
     def head(self, n: int) -> pa.Table:
         """The first n rows (fewer if the source is shorter), labels as names."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def batches(self) -> Iterator[Chunk]:
         """Every row, batch by batch."""
-        raise NotImplementedError
 
 
 def _existing_file(source: str) -> Path:

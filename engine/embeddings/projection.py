@@ -46,9 +46,14 @@ NeighboursOf = Callable[[str, int], list[str]]
 def collect(
     req: Project, vector_of: VectorOf, neighbours_of: NeighboursOf
 ) -> tuple[list[tuple[str, str]], np.ndarray, list[str]]:
-    """((word, group) per point, their vectors, unknown words). A word is drawn once, in the
-    first group that names it; the neighbours group starts with the word itself."""
-    wanted: list[tuple[str, str]] = [(w, "words") for w in req.words]
+    """((word, group) per point, their vectors, unknown words). A word is drawn once: in the
+    first named group that has it (a plain word that a group names is drawn in that group),
+    else as a plain word; the neighbours group starts with the word itself."""
+    group_of: dict[str, str] = {}
+    for group, words in req.groups.items():
+        for w in words:
+            group_of.setdefault(w.strip(), group)
+    wanted: list[tuple[str, str]] = [(w, group_of.get(w.strip(), "words")) for w in req.words]
     for group, words in req.groups.items():
         wanted += [(w, group) for w in words]
     unknown: list[str] = []

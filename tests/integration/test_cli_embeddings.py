@@ -40,6 +40,14 @@ def test_project_pca_json_and_vectors(engine: RunningEngine, tmp_path: Path) -> 
         engine, "project", "cat", "dog", "car", "truck", "apple", "zzqx", "--method", "pca"
     )
     assert len(res["points"]) == 5 and res["unknown"] == ["zzqx"]
+    # the README's own example: words named by a group are drawn in that group
+    grouped = wb_json(
+        engine, "project", "cat", "dog", "car", "truck", "apple", "pear", "--group",
+        "fruit=apple,pear",
+    )  # fmt: skip
+    group = {p["word"]: p["group"] for p in grouped["points"]}
+    assert group == {"cat": "words", "dog": "words", "car": "words", "truck": "words",
+                     "apple": "fruit", "pear": "fruit"}  # fmt: skip
     vec = tmp_path / "tiny.txt"
     vec.write_text("alpha 1 0 0\nbeta 0.9 0.1 0\ngamma 0 0 1\n")
     added = wb_json(engine, "vectors", "add", "tiny", str(vec))

@@ -114,17 +114,18 @@ async def test_the_home_is_private(
 
 def test_an_old_home_is_closed_on_start(tmp_path: Path) -> None:
     home = resolve_home(tmp_path / "home")
-    old = home.datasets_dir / "old"
+    old = home.data_dir / "vectors" / "old"  # a vector source from an older workbench
     old.mkdir(parents=True)
-    (old / "data.arrow").write_bytes(b"x")
-    for folder in (home.data_dir, home.datasets_dir, old):
+    (old / "vectors.npy").write_bytes(b"x")
+    for folder in (home.data_dir, old.parent, old):
         os.chmod(folder, 0o755)
-    os.chmod(old / "data.arrow", 0o644)
+    os.chmod(old / "vectors.npy", 0o644)
     proc = start_engine(home)
     try:
-        assert mode(home.data_dir) == mode(old) == 0o700
-        assert mode(old / "data.arrow") == 0o600
-        assert "closed 2 files and folders" in home.log.read_text()  # ensure() closed the rest
+        assert mode(home.data_dir) == mode(old.parent) == mode(old) == 0o700
+        assert mode(old / "vectors.npy") == 0o600
+        # the data folder is closed when it is checked; the walk closes the other three
+        assert "closed 3 files and folders" in home.log.read_text()
     finally:
         stop_engine(proc)
 

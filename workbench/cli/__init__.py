@@ -8,14 +8,35 @@ tokenizers, embeddings, training.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from typing import NoReturn
 
 from workbench.cli import datasets, embeddings, system, tokenizers, training
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage errors as {"error": {...}} when --json is asked for, like every other failure."""
+
+    def error(self, message: str) -> NoReturn:
+        if "--json" in sys.argv[1:]:
+            text = json.dumps(
+                {
+                    "error": {
+                        "code": "usage",
+                        "message": message,
+                        "hint": self.format_usage().strip(),
+                    }
+                }
+            )
+            sys.stdout.write(text + "\n")
+            sys.exit(2)
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="workbench",
         description="A terminal workbench for deep learning on text. "
         "With no command, opens the app.",

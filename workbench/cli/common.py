@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from engine import protocol as P
-from workbench.engine.client import EngineClient, EngineError
+from workbench.engine.client import EngineClient, EngineError, EngineGone
 from workbench.engine.endpoint import endpoint_for
 
 J = TypeVar("J")
@@ -26,8 +26,42 @@ err = Console(stderr=True)
 # ------------------------------------------------------------------ plumbing
 
 
+def complete(value: Any) -> Any:
+    """value as plain JSON data with every field spelled out: the wire leaves out fields at
+    their defaults ("available": true), a script reading the JSON should not have to know them."""
+    if isinstance(value, msgspec.Struct):
+        config = value.__struct_config__
+        out: dict[str, Any] = {}
+        if config.tag is not None:
+            out[str(config.tag_field)] = config.tag
+        for name in value.__struct_fields__:
+            out[name] = complete(getattr(value, name))
+        return out
+    if isinstance(value, list | tuple):
+        return [complete(v) for v in value]
+    if isinstance(value, dict):
+        return {k: complete(v) for k, v in value.items()}
+    return value
+
+
 def emit_json(value: Any) -> None:
-    sys.stdout.write(msgspec.json.encode(value).decode() + "\n")
+    """One line of JSON on stdout, every field of every message included."""
+    sys.stdout.write(msgspec.json.encode(complete(value)).decode() + "\n")
+
+
+def fail(args: argparse.Namespace, code: str, message: str, hint: str = "") -> int:
+    """Say what went wrong (as {"error": {...}} with --json) and return the exit code 1."""
+    if getattr(args, "json", False):
+        emit_json({"error": {"code": code, "message": message, "hint": hint}})
+    else:
+        err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+        if hint:
+            err.print(f"  {hint}", markup=False, highlight=False)
+    return 1
+
+
+class Interrupted(Exception):
+    """Ctrl-C while following work that goes on in the engine; says how to follow it again."""
 
 
 def run(args: argparse.Namespace, fn: Callable[[EngineClient], Awaitable[int]]) -> int:
@@ -42,15 +76,59 @@ def run(args: argparse.Namespace, fn: Callable[[EngineClient], Awaitable[int]]) 
     try:
         return asyncio.run(go())
     except EngineError as exc:
-        if getattr(args, "json", False):
-            emit_json({"error": {"code": exc.code, "message": exc.message, "hint": exc.hint}})
-        else:
-            err.print(f"[bold red]error:[/] {exc.message}")
-            if exc.hint:
-                err.print(f"  {exc.hint}")
-        return 1
-    except KeyboardInterrupt:
+        return fail(args, exc.code, exc.message, exc.hint)
+    except Interrupted as exc:
+        fail(args, "interrupted", str(exc))
         return 130
+    except KeyboardInterrupt:
+        fail(args, "interrupted", "stopped by Ctrl-C")
+        return 130
+    except Exception as exc:  # a bug: still an answer a script can read
+        return fail(
+            args,
+            "internal",
+            f"{type(exc).__name__}: {exc}",
+            "this is a bug in the workbench; the engine log may say more: workbench engine logs",
+        )
+
+
+class Watch:
+    """Waiting on the engine from the command line: ends early, with a clear error, when the
+    engine goes away, and on Ctrl-C (the work itself goes on in the engine)."""
+
+    def __init__(self, client: EngineClient, following: str, again: str) -> None:
+        self.client = client
+        self.following = following  # "job j3 (import reviews)"
+        self.again = again  # the command that follows it again
+        loop = asyncio.get_running_loop()
+        self._interrupted: asyncio.Future[None] = loop.create_future()
+        self._lost = asyncio.ensure_future(client.wait_lost())
+        loop.add_signal_handler(signal.SIGINT, self._interrupt)
+
+    def _interrupt(self) -> None:
+        if not self._interrupted.done():
+            self._interrupted.set_result(None)
+
+    async def wait(self, done: asyncio.Future[Any], timeout: float | None = None) -> None:
+        """Return when done is, or after timeout; raise when the engine is gone or on Ctrl-C."""
+        await asyncio.wait(
+            [done, self._interrupted, self._lost], timeout=timeout, return_when="FIRST_COMPLETED"
+        )
+        if done.done():
+            return
+        if self._interrupted.done():
+            raise Interrupted(
+                f"stopped following {self.following}; it goes on in the engine. "
+                f"Follow it again with: {self.again}"
+            )
+        if self._lost.done():
+            raise EngineGone(
+                f"lost the engine while following {self.following}: {self._lost.result()}"
+            )
+
+    def close(self) -> None:
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
+        self._lost.cancel()
 
 
 async def wait_job(
@@ -60,8 +138,8 @@ async def wait_job(
     title: str = "",
     early: list[P.Event] | None = None,
 ) -> P.JobEnded:
-    """Follow a job to its end, drawing a progress bar; Ctrl-C cancels the job. early: events
-    that arrived before the job's id was known (a job may end before its reply is read)."""
+    """Follow a job to its end, drawing a progress bar. early: events that arrived before the
+    job's id was known (a job may end before its reply is read)."""
     ended: asyncio.Future[P.JobEnded] = asyncio.get_running_loop().create_future()
     latest: dict[str, P.JobInfo] = {}
 
@@ -74,24 +152,23 @@ async def wait_job(
 
     on_events(early or [], 0)
     unsubscribe = client.subscribe(on_events)
-    loop = asyncio.get_running_loop()
-    cancel = lambda: asyncio.ensure_future(client.ask(P.Cancel(job_id=job_id)))  # noqa: E731
-    loop.add_signal_handler(signal.SIGINT, cancel)
+    watch = Watch(client, f"job {job_id} ({title or 'a job'})", f"workbench jobs follow {job_id}")
     try:
         if not show:
-            return await ended
+            await watch.wait(ended)
+            return ended.result()
         columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[msg]}"))
         with Progress(*columns, TimeRemainingColumn(), console=err, transient=True) as bar:
             task = bar.add_task(title or job_id, total=None, msg="")
             while not ended.done():
-                await asyncio.wait([ended], timeout=0.1)
+                await watch.wait(ended, timeout=0.1)
                 job = latest.get("job")
                 if job is not None and job.total > 0:
                     bar.update(task, completed=job.done, total=job.total, msg=job.message)
         return ended.result()
     finally:
+        watch.close()
         unsubscribe()
-        loop.remove_signal_handler(signal.SIGINT)
 
 
 async def run_job(client: EngineClient, call: P.StartsJob[J], show: bool, title: str) -> J:
@@ -156,8 +233,17 @@ def source_or_hint(item: Any) -> str:
     return str(item.source) if item.available else f"not installed: {item.hint}"
 
 
+TABLE_ROWS = 1000  # rows a table prints; --json gives every one
+
+
 def table(title: str, headers: list[str], rows: list[list[Any]]) -> Table:
+    """A table of at most TABLE_ROWS rows; a caption says how many more there are."""
+    more = len(rows) - TABLE_ROWS
+    rows = rows[:TABLE_ROWS]
     table = Table(title=title, title_justify="left", header_style="bold")
+    if more > 0:
+        table.caption = f"+{more:,} more rows; --json gives them all"
+        table.caption_justify = "left"
     for h in headers:
         table.add_column(h, overflow="fold")
     for r in rows:

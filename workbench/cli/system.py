@@ -10,8 +10,17 @@ from typing import Any
 
 from engine import protocol as P
 from engine.paths import Home, resolve_home
-from workbench.cli.common import emit_json, err, out, run, table, with_json
-from workbench.engine.client import EngineClient
+from workbench.cli.common import (
+    emit_json,
+    err,
+    job_outcome,
+    out,
+    run,
+    table,
+    wait_job,
+    with_json,
+)
+from workbench.engine.client import EngineClient, EngineError
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
@@ -95,7 +104,61 @@ def _engine_logs(home: Home, lines: int, follow: bool) -> int:
     return 0
 
 
+def cmd_jobs(args: argparse.Namespace) -> int:
+    args.start_engine = False  # jobs live in a running engine; a new one has none
+
+    async def go(client: EngineClient) -> int:
+        if args.action != "list" and not args.job_id:
+            raise EngineError("bad_input", f"workbench jobs {args.action} needs a job id")
+        if args.action == "cancel":
+            res = await client.ask(P.Cancel(job_id=args.job_id))
+            emit_json({"ok": res.message}) if args.json else out.print(res.message)
+            return 0
+        jobs = (await client.ask(P.Jobs())).jobs
+        if args.action == "follow":
+            job = next((j for j in jobs if j.job_id == args.job_id), None)
+            if job is None:
+                raise EngineError(
+                    "not_found", f"no job '{args.job_id}'", "list them: workbench jobs"
+                )
+            if job.state in ("queued", "running"):
+                end = await wait_job(client, job.job_id, show=not args.json, title=job.title)
+                job = end.job
+                if args.json:
+                    emit_json(end)
+                else:
+                    job_outcome(end)
+            elif args.json:
+                emit_json(job)
+            if not args.json:
+                out.print(f"job {job.job_id} ({job.title}) {job.state}")
+            return 0 if job.state == "done" else 1
+        if args.json:
+            emit_json(jobs)
+            return 0
+        rows = [
+            [
+                j.job_id,
+                j.kind,
+                j.title,
+                j.state,
+                f"{100 * j.done / j.total:.0f}%" if j.total > 0 else "-",
+                j.message,
+            ]
+            for j in jobs
+        ]
+        out.print(table("jobs", ["id", "kind", "title", "state", "done", "message"], rows))
+        return 0
+
+    return run(args, go)
+
+
 def add_parser(sub: Any) -> None:
+    jobs = with_json(sub.add_parser("jobs", help="the engine's jobs: list, follow or cancel"))
+    jobs.add_argument("action", nargs="?", choices=["list", "follow", "cancel"], default="list")
+    jobs.add_argument("job_id", nargs="?", help="for follow and cancel")
+    jobs.set_defaults(handler=cmd_jobs)
+
     eng = sub.add_parser("engine", help="start, stop or inspect the engine")
     eng.add_argument("action", choices=["start", "stop", "status", "logs"])
     eng.add_argument("-n", "--lines", type=int, default=50, help="log lines to show")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from engine import protocol as P
@@ -20,14 +22,33 @@ from workbench.cli.common import (
     table,
     with_json,
 )
-from workbench.engine.client import EngineClient
+from workbench.engine.client import EngineClient, EngineError
+
+
+def _texts(args: argparse.Namespace) -> list[str]:
+    """The texts to tokenize: the arguments, or a whole file (- for standard input) as one."""
+    if args.file is None:
+        if not args.texts:
+            raise EngineError("bad_input", "give a text, or --file PATH (- reads standard input)")
+        return list(args.texts)
+    if args.texts:
+        raise EngineError("bad_input", "give texts or --file, not both")
+    if args.file == "-":
+        return [sys.stdin.read()]
+    try:
+        return [Path(args.file).read_text(encoding="utf-8")]
+    except OSError as exc:
+        raise EngineError("not_found", f"cannot read {args.file}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise EngineError("bad_input", f"{args.file} is not UTF-8 text") from None
 
 
 def cmd_tokenize(args: argparse.Namespace) -> int:
     async def go(client: EngineClient) -> int:
+        texts = _texts(args)
         call = P.Tokenize(
             tokenizer=args.tokenizer,
-            texts=args.texts,
+            texts=texts,
             add_special_tokens=not args.no_special,
             padding=args.padding,
             truncation=args.truncation,
@@ -38,7 +59,7 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
         if args.json:
             emit_json(res)
             return 0
-        for text, enc in zip(args.texts, res.encodings, strict=True):
+        for text, enc in zip(texts, res.encodings, strict=True):
             rows = []
             for i, (tok, tid) in enumerate(zip(enc.tokens, enc.ids, strict=True)):
                 a, b = enc.offsets[i]
@@ -56,6 +77,8 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
                     ]
                 )
             note = f", {enc.overflow} cut by truncation" if enc.truncated else ""
+            if len(enc.ids) < enc.n_tokens:
+                note += f", the first {len(enc.ids):,} shown"
             title = f"{res.tokenizer}: {enc.n_tokens} tokens{note}"
             headers = ["#", "token", "id", "offsets", "text", "mask", "type", ""]
             out.print(table(title, headers, rows))
@@ -231,7 +254,8 @@ ACTIONS: dict[str, Callable[[argparse.Namespace], Action]] = {
 
 def add_parser(sub: Any) -> None:
     tk = with_json(sub.add_parser("tokenize", help="what a tokenizer makes of some texts"))
-    tk.add_argument("texts", nargs="+", metavar="TEXT")
+    tk.add_argument("texts", nargs="*", metavar="TEXT")
+    tk.add_argument("--file", help="tokenize this file's text as one (- reads standard input)")
     tk.add_argument("--tokenizer", "-t", default="minilm-wordpiece")
     tk.add_argument("--max-length", type=int, default=128)
     tk.add_argument("--padding", choices=["none", "longest", "max_length"], default="none")

@@ -14,10 +14,12 @@ from rich.table import Table
 
 from engine import protocol as P
 from engine.paths import absolute_path
-from workbench.cli.common import emit_json, err, out, run, table, with_json
+from workbench.cli.common import Watch, complete, emit_json, err, fail, out, run, table, with_json
 from workbench.engine.client import EngineClient, EngineError
 
 FINAL = ("finished", "failed", "stopped", "interrupted")
+METRIC_LINE = "training.metric"  # the type of a metric point's JSON line
+MAX_CONFIG = 1024 * 1024
 
 
 def _run_row(r: P.RunInfo) -> list[Any]:
@@ -26,10 +28,15 @@ def _run_row(r: P.RunInfo) -> list[Any]:
 
 
 async def follow(client: EngineClient, run_id: str, as_json: bool) -> P.RunInfo:
-    """Print a run's progress until it ends: a live table, or JSON lines of every event."""
+    """Print a run's progress until it ends: a live table, or JSON lines (each with a "type":
+    training.metric, training.update, training.eval) of what happens to it."""
     done: asyncio.Future[P.RunInfo] = asyncio.get_running_loop().create_future()
     latest: dict[str, float] = {}
     state: dict[str, P.RunInfo] = {}
+    printed: dict[str, bytes] = {}  # the last update line: an identical one is not repeated
+
+    def line(value: Any) -> None:
+        sys.stdout.write(msgspec.json.encode(complete(value)).decode() + "\n")
 
     def on_events(events: list[P.Event], _: int) -> None:
         for ev in events:
@@ -38,24 +45,27 @@ async def follow(client: EngineClient, run_id: str, as_json: bool) -> P.RunInfo:
                     if p.run_id == run_id:
                         latest[p.series] = p.value
                         if as_json:
-                            sys.stdout.write(msgspec.json.encode(p).decode() + "\n")
-            elif (
-                isinstance(ev, P.RunUpdate | P.RunEval)
-                and (ev.run.run_id if isinstance(ev, P.RunUpdate) else ev.run_id) == run_id
-            ):
+                            line({"type": METRIC_LINE, **msgspec.to_builtins(p)})
+            elif isinstance(ev, P.RunEval) and ev.run_id == run_id:
                 if as_json:
-                    sys.stdout.write(msgspec.json.encode(ev).decode() + "\n")
-                if isinstance(ev, P.RunUpdate):
-                    state["run"] = ev.run
-                    if ev.run.state in FINAL and not done.done():
-                        done.set_result(ev.run)
+                    line(ev)
+            elif isinstance(ev, P.RunUpdate) and ev.run.run_id == run_id:
+                state["run"] = ev.run
+                encoded = msgspec.json.encode(ev)
+                if as_json and printed.get("update") != encoded:
+                    printed["update"] = encoded
+                    line(ev)
+                if ev.run.state in FINAL and not done.done():
+                    done.set_result(ev.run)
         if as_json:
             sys.stdout.flush()
 
     unsubscribe = client.subscribe(on_events)
+    watch = Watch(client, f"run {run_id}", f"workbench runs show {run_id} --follow")
     try:
-        return await _until_done(client, run_id, as_json, done, state, latest)
+        return await _until_done(client, run_id, as_json, done, state, latest, watch)
     finally:
+        watch.close()
         unsubscribe()
 
 
@@ -66,13 +76,15 @@ async def _until_done(
     done: asyncio.Future[P.RunInfo],
     state: dict[str, P.RunInfo],
     latest: dict[str, float],
+    watch: Watch,
 ) -> P.RunInfo:
     first = await client.ask(P.RunShow(run_id=run_id, max_points=1))
     state["run"] = first.run
     if first.run.state in FINAL:
         return first.run
     if as_json:
-        return await done
+        await watch.wait(done)
+        return done.result()
 
     def render() -> Table:
         r = state["run"]
@@ -89,18 +101,21 @@ async def _until_done(
 
     with Live(render(), console=err, refresh_per_second=4, transient=False) as live:
         while not done.done():
-            await asyncio.wait([done], timeout=0.25)
+            await watch.wait(done, timeout=0.25)
             live.update(render())
     return done.result()
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     path = Path(args.config)
-    try:
-        text = path.read_text(encoding="utf-8")  # read before the engine is involved
+    try:  # read before the engine is involved
+        if path.stat().st_size > MAX_CONFIG:
+            return fail(args, "too_large", f"{path} is not a run configuration (over 1 MiB)")
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        err.print(f"[bold red]error:[/] cannot read {path}: {exc.strerror}")
-        return 1
+        return fail(args, "not_found", f"cannot read {path}: {exc.strerror}", "see examples/")
+    except UnicodeDecodeError:
+        return fail(args, "bad_input", f"{path} is not text: a run configuration is a TOML file")
 
     async def go(client: EngineClient) -> int:
         res = await client.ask(P.RunStart(config_toml=text, name=args.name))

@@ -84,6 +84,8 @@ class EngineClient:
         self.welcome: P.Welcome | None = None
         self._handlers: list[EventHandler] = []
         self.on_disconnect = on_disconnect
+        self.lost_reason = ""  # why the last connection ended ("" while connected)
+        self._lost: asyncio.Event | None = None
         self.spawned = False  # this client started the engine it talks to
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[P.Reply]] = {}
@@ -184,6 +186,8 @@ class EngineClient:
         self.welcome = first
         self._writer = writer
         self._closing = False
+        self.lost_reason = ""
+        self._lost = asyncio.Event()
         self._reader_task = asyncio.create_task(self._read_loop(reader, decoder, msgs[1:]))
         return first
 
@@ -235,8 +239,19 @@ class EngineClient:
                 return msg.reason
         return None
 
+    async def wait_lost(self) -> str:
+        """Wait until the connection ends; why it ended."""
+        if self._lost is None:
+            return self.lost_reason or "not connected to the engine"
+        await self._lost.wait()
+        return self.lost_reason
+
     def _drop(self, reason: str) -> None:
         was_connected = self._writer is not None
+        if was_connected:
+            self.lost_reason = reason
+        if self._lost is not None:
+            self._lost.set()
         if self._writer is not None:
             with contextlib.suppress(Exception):
                 self._writer.close()
