@@ -317,7 +317,9 @@ class Engine:
         self.datasets = services.datasets
         self.training = services.training
 
-    def _submit(self, kind: str, title: str, work: Any, lane: str = "") -> _Job:
+    def _submit(
+        self, kind: str, title: str, work: Any, lane: str = "", on_done: Any = None
+    ) -> _Job:
         job = _Job()
         work(job)  # raises what the run raised; the run's state is stored first
         return job

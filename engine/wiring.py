@@ -48,9 +48,15 @@ class Services:
     training: TrainingService
 
 
-def build_services(home: Home, store: Store, bus: EventBus, submit: Submit) -> Services:
-    """Each service gets what it uses through its constructor; submit starts a job
-    (JobManager.submit)."""
+def build_services(
+    home: Home,
+    store: Store,
+    bus: EventBus,
+    submit: Submit,
+    cancel: Callable[[str], object] = lambda job_id: None,
+) -> Services:
+    """Each service gets what it uses through its constructor; submit starts a job and cancel
+    cancels one (JobManager's)."""
     publish = bus.publish
     datasets = DatasetService(home, store, Changes("datasets", publish))
     tokenizers = TokenizerService(home, store, datasets.texts, Changes("tokenizers", publish))
@@ -58,7 +64,7 @@ def build_services(home: Home, store: Store, bus: EventBus, submit: Submit) -> S
     embeddings = EmbeddingService(home, Changes("vectors", publish))
     checks = ConfigChecks(datasets, tokenizers, embeddings.table)
     training = TrainingService(
-        home, store, submit, publish, checks, tokenizers, add_vectors=embeddings.add_table
+        home, store, submit, publish, checks, tokenizers, embeddings.add_table, cancel
     )
     return Services(datasets, tokenizers, embeddings, training)
 
@@ -88,7 +94,9 @@ class Engine:
         self.store = Store(home.db)
         self.jobs = JobManager(on_end=self._job_ended, data_dir=home.data_dir)
         self.device = DeviceMonitor()
-        self.services = build_services(home, self.store, self.bus, self.jobs.submit)
+        self.services = build_services(
+            home, self.store, self.bus, self.jobs.submit, self.jobs.cancel
+        )
         self.dispatch = Dispatch()
         pool = ThreadPoolExecutor(2, thread_name_prefix="query")
         self.server = Server(home, self.session_id, self.dispatch, self.bus, self.jobs, pool)

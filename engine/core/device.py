@@ -27,6 +27,24 @@ def best_device() -> Any:
     return torch.device("cpu")
 
 
+def free_memory(kind: str) -> int | None:
+    """Bytes free for a training step on this kind of device: the GPU's free memory, or the
+    memory the system can still give (MemAvailable); None where it cannot be told (MPS)."""
+    if kind == "cuda":
+        import torch
+
+        return int(torch.cuda.mem_get_info()[0])
+    if kind == "cpu":
+        try:
+            with open("/proc/meminfo") as fh:
+                for line in fh:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            return None
+    return None
+
+
 class DeviceMonitor:
     """Detects the device once, then samples its memory and utilisation on demand."""
 

@@ -13,6 +13,7 @@ from engine.core.calls import CallTable, JobWork
 from engine.core.device import DeviceMonitor
 from engine.core.errors import EngineError
 from engine.core.jobs import Job, JobManager
+from engine.core.limits import within
 from engine.paths import Home
 
 
@@ -82,6 +83,8 @@ def jobs(system: SystemService, _: P.Jobs) -> P.JobList:
 def stream_events(_: SystemService, call: P.StreamEvents) -> JobWork:
     if call.rate <= 0 or call.seconds <= 0:
         raise EngineError("rate and seconds must be positive")
+    within("rate", call.rate, 1, 1_000_000)
+    within("seconds", call.seconds, 0, 600)
 
     def run(job: Job) -> P.Result | None:
         total = int(call.rate * call.seconds)

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.core.errors import EngineError
+from engine.core.limits import product
 from engine.datasets.arrays import take_sorted
 from engine.datasets.columns import SPLIT_ORDER, DatasetColumns
 from engine.protocol import DatasetRows, Row, RowsPage
@@ -22,6 +23,9 @@ MAX_PAGE = 10_000
 FILTER_CACHE = 8
 
 FilterKey = tuple[int, str, bool, str | None, str | None]
+
+MAX_PAGE_CHARS = 50_000_000  # text in one page of rows
+WHOLE_TEXT = 100_000  # what a page of whole texts is sized for, per row
 
 
 class RowPages:
@@ -113,6 +117,9 @@ class RowPages:
             )
         if req.max_chars < 0:
             raise EngineError(f"max_chars must not be negative (got {req.max_chars})")
+        per_row = req.max_chars or WHOLE_TEXT  # 0: whole texts, which may be long
+        product("characters of text", {"rows": req.limit, "max_chars": per_row}, MAX_PAGE_CHARS,
+                hint="ask for fewer rows, or cut the texts (max_chars)")  # fmt: skip
         found = self.matching(req)
         total = self.num_rows if found is None else len(found)
         start = min(req.offset, total)

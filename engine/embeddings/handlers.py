@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from engine import protocol as P
 from engine.core.calls import CallTable, JobWork
+from engine.embeddings.queries import check_project
 from engine.embeddings.service import EmbeddingService
 
 calls: CallTable[EmbeddingService] = CallTable("embeddings")
@@ -53,4 +54,5 @@ def sentences(
 
 @calls.job(P.Project, kind="projection", title=lambda c: f"{c.method.upper()} of {c.source}")
 def project(embeddings: EmbeddingService, call: P.Project) -> JobWork:
+    check_project(call)  # too many words: refused now, not when the job runs
     return lambda job: embeddings.project(call, job)

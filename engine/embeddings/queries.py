@@ -10,11 +10,14 @@ import numpy as np
 
 from engine import protocol as P
 from engine.core.errors import EngineError, JobContext, NullContext
+from engine.core.limits import product, within
 from engine.embeddings import expression
 from engine.embeddings.sources import VectorSources
 from engine.embeddings.static import StaticTable
 
 MAX_BATCH_WORDS = 10_000
+MAX_BATCH_NEIGHBOURS = 1_000_000  # words x k in one answer
+MAX_PROJECTED = 20_000  # words drawn in one projection
 
 
 def neighbours(sources: VectorSources, req: P.Neighbours) -> P.NeighboursResult:
@@ -57,6 +60,8 @@ def neighbours_batch(sources: VectorSources, req: P.NeighboursBatch) -> P.Neighb
     """The k nearest words to each word (itself left out), in one batched search; unknown
     words get [] and are listed in `unknown`."""
     t0 = time.perf_counter()
+    product("neighbours", {"words": len(req.words), "k": req.k}, MAX_BATCH_NEIGHBOURS,
+            hint="ask for a smaller k, or fewer words at a time")  # fmt: skip
     if len(req.words) > MAX_BATCH_WORDS:
         raise EngineError(
             f"{len(req.words):,} words given; at most {MAX_BATCH_WORDS:,} at a time",
@@ -131,12 +136,20 @@ def sentences(sources: VectorSources, req: P.SentenceSimilarity) -> P.SentenceSi
 # ------------------------------------------------------------- projection
 
 
+def check_project(req: P.Project) -> None:
+    """EngineError for a projection too large to draw (before its job starts)."""
+    words = len(req.words) + sum(len(w) for w in req.groups.values())
+    within("words to project", words + (req.k if req.neighbours_of else 0), 0, MAX_PROJECTED,
+           hint="project fewer words at a time")  # fmt: skip
+
+
 def project(
     sources: VectorSources, req: P.Project, ctx: JobContext | None = None
 ) -> P.ProjectionResult:
     """req's words in 2D by PCA or t-SNE (a job: t-SNE reports progress, cancellable)."""
     from engine.embeddings.projection import project as project_words
 
+    check_project(req)
     table = sources.table(req.source)
     if req.neighbours_of:
         check_k(req.k, table)

@@ -14,10 +14,15 @@ from typing import Any
 from tokenizers import Encoding, Tokenizer
 
 from engine.core.errors import EngineError
+from engine.core.limits import product, within
 from engine.protocol import PackedTokens, Tokenize, TokenizeResult, TokenView
 from engine.tokenizers.specials import pad_token
 
 MAX_CHARS = 200_000  # a text is encoded up to here: a 1 MB paste stays responsive
+MAX_TEXTS = 100_000  # texts in one request
+MAX_LENGTH = 1_000_000  # tokens a text is padded or truncated to
+MAX_SHOWN = 2_000_000  # token views in one answer (each carries its text, offsets, flags)
+MAX_PADDED = 50_000_000  # positions of a padded bulk encoding
 
 
 def check_request(req: Tokenize, tok: Tokenizer) -> tuple[str, int] | None:
@@ -26,6 +31,15 @@ def check_request(req: Tokenize, tok: Tokenizer) -> tuple[str, int] | None:
         raise EngineError(
             f"max tokens must be 0 (all) or more (it is {req.max_tokens})", hint="use 4096"
         )
+    within("texts", len(req.texts), 0, MAX_TEXTS, hint="send them in smaller batches")
+    within("max length", req.max_length, 1, MAX_LENGTH)
+    if req.detail:  # one token view per token: bounded in all
+        shown = req.max_tokens or MAX_CHARS
+        product("tokens shown", {"texts": len(req.texts), "max_tokens": shown}, MAX_SHOWN,
+                hint="lower max_tokens, send fewer texts, or use bulk encoding (detail off)")  # fmt: skip
+    if req.padding == "max_length":
+        product("padded positions", {"texts": len(req.texts), "max_length": req.max_length},
+                MAX_PADDED, hint="pad to the longest text, or send fewer texts")  # fmt: skip
     if (req.truncation or req.padding == "max_length") and req.max_length < 1:
         raise EngineError(f"max length must be at least 1 (it is {req.max_length})", hint="use 128")
     n_special = tok.num_special_tokens_to_add(False) if req.add_special_tokens else 0

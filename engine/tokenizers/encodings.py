@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from engine.core.errors import EngineError
+from engine.core.limits import within
 from engine.protocol import Encode, EncodeResult, TermValue
 
 KINDS = ("onehot", "bow", "tfidf")
@@ -111,6 +112,7 @@ def check_request(req: Encode) -> None:
         )
     if req.top < 0:
         raise EngineError(f"top must be 0 (all) or more (it is {req.top})", hint="use 50")
+    within("top", req.top, 0, 100_000)
 
 
 def encode_text(

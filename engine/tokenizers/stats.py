@@ -14,10 +14,14 @@ from tokenizers import Tokenizer
 from engine.core.batching import padding_cost
 from engine.core.errors import EngineError
 from engine.core.histogram import histogram
+from engine.core.limits import within
 from engine.protocol import TokenCount, TokenizerStats, TokenStatsResult
 from engine.tokenizers.specials import special_tokens
 
 CHUNK = 4096  # texts encoded at a time: bounds the Encoding objects alive at once
+
+MAX_BINS = 1000  # histogram bins
+MAX_TOP = 10_000  # most frequent tokens listed
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,10 @@ def check_request(req: TokenizerStats) -> None:
         raise EngineError(f"bins must be at least 1 (it is {req.bins})", hint="use 30")
     if req.top < 0:
         raise EngineError(f"top must be 0 or more (it is {req.top})", hint="use 30")
+    within("bins", req.bins, 1, MAX_BINS)
+    within("top", req.top, 0, MAX_TOP)
+    within("batch size", req.batch_size, 1, 1_000_000)
+    within("max length", req.max_length, 1, 10_000_000)
 
 
 def summarise(tally: TokenTally, tok: Tokenizer, req: TokenizerStats) -> TokenStatsResult:

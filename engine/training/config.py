@@ -19,6 +19,8 @@ SCHEDULES = ("constant", "linear", "cosine")
 METRICS = ("accuracy", "macro_f1", "loss", "perplexity")
 PRECISIONS = ("fp32", "bf16", "fp16")
 LOWER_IS_BETTER = frozenset({"loss", "perplexity"})
+MAX_EPOCHS = 1_000_000
+MAX_STEPS = 10**12
 TASK_METRICS = {
     "classify": ("accuracy", "macro_f1", "loss"),
     "lm": ("loss", "perplexity"),
@@ -172,6 +174,10 @@ def _problems(c: TrainConfig) -> list[str]:
         if value not in allowed:
             out.append(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
 
+    def at_most(name: str, value: float | None, high: float) -> None:
+        if value is not None and math.isfinite(value) and value > high:
+            out.append(f"{name} must be at most {high:,}, got {value:,}")
+
     def at_least(name: str, value: float | None, low: float, optional: bool = False) -> None:
         if value is None and optional:
             return
@@ -193,7 +199,9 @@ def _problems(c: TrainConfig) -> list[str]:
     at_least("batch size", c.batch_size, 1)
     at_least("token budget", c.token_budget, 1, optional=True)
     at_least("epochs", c.epochs, 1)
+    at_most("epochs", c.epochs, MAX_EPOCHS)
     at_least("max steps", c.max_steps, 1, optional=True)
+    at_most("max steps", c.max_steps, MAX_STEPS)
     at_least("gradient clipping norm", c.grad_clip, 0)
     at_least("early stopping patience", c.early_stopping_patience, 0)
     one_of("metric", c.metric, METRICS)

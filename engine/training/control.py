@@ -25,6 +25,10 @@ class Callbacks:
     def on_eval(self, step: int, epoch: int, eval_metrics: dict[str, Any]) -> None:
         """After each evaluation: EvalResult.to_dict() plus 'best' (bool)."""
 
+    def before_checkpoint(self, step: int) -> None:
+        """Just before a checkpoint of step is written: whatever the run recorded up to step
+        must be kept now (a run resumed from this checkpoint repeats only what comes after)."""
+
     def on_checkpoint(self, step: int, path: Path) -> None:
         """After a checkpoint is complete on disk."""
 

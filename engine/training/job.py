@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,13 @@ from engine.training.runs import RunBook
 
 log = logging.getLogger("engine.training")
 LABELS_FILE = "labels.json"
+ENCODE_CHUNK = 20_000  # texts tokenized between two checks for stop and cancel
+
+
+class Stopped(Exception):
+    """A stop asked for while a run was still being set up."""
+
+
 TOKENIZER_FILE = "tokenizer.json"
 
 
@@ -73,32 +81,45 @@ class TrainingWork:
             cfg.max_length = int(model_max)
         tok = self.tokenizers.get(cfg.tokenizer)
         pad_id = self.tokenizers.pad_id(cfg.tokenizer)
-        job.progress(0, 1, "tokenizing")
-        train, labels = self.examples(cfg, cfg.train_split, task, None, tok, pad_id)
-        val = None
-        if cfg.validation_split:
-            val, _ = self.examples(cfg, cfg.validation_split, task, labels, tok, pad_id)
-        job.check_cancelled()
-        save_rebuild_files(run_dir, tok, labels or [])
-        torch.manual_seed(train_cfg.seed)
-        np.random.seed(train_cfg.seed % 2**32)
-        model = models.build_model(
-            cfg.arch,
-            model_cfg,
-            vocab_size=tok.get_vocab_size(),
-            num_classes=len(labels) if labels else 0,
-            pad_id=pad_id,
-        )
-        if cfg.vectors is not None:
-            table = self.vectors(cfg.vectors)
-            found = init_from_vectors(model, spec, tok, table, cfg.freeze_vectors)
-            recorder.on_message(
-                f"{found:,} of {tok.get_vocab_size():,} embedding rows from {cfg.vectors}"
-                + (" (frozen)" if cfg.freeze_vectors else ""),
-                "info",
-            )
-        trainable, frozen = models.param_counts(model)
+        # the control answers from the start: stop (and cancel) work during set-up too
         with self.book.training(run_id, Control()) as control:
+
+            def check() -> None:
+                job.check_cancelled()
+                if control.stop_requested:
+                    raise Stopped()
+
+            try:
+                job.progress(0, 1, "tokenizing")
+                train, labels = self.examples(cfg, cfg.train_split, task, None, tok, pad_id, check)
+                val = None
+                if cfg.validation_split:
+                    val, _ = self.examples(
+                        cfg, cfg.validation_split, task, labels, tok, pad_id, check
+                    )
+                check()
+                save_rebuild_files(run_dir, tok, labels or [])
+                torch.manual_seed(train_cfg.seed)
+                np.random.seed(train_cfg.seed % 2**32)
+                model = models.build_model(
+                    cfg.arch,
+                    model_cfg,
+                    vocab_size=tok.get_vocab_size(),
+                    num_classes=len(labels) if labels else 0,
+                    pad_id=pad_id,
+                )
+                if cfg.vectors is not None:
+                    table = self.vectors(cfg.vectors)
+                    found = init_from_vectors(model, spec, tok, table, cfg.freeze_vectors)
+                    recorder.on_message(
+                        f"{found:,} of {tok.get_vocab_size():,} embedding rows from {cfg.vectors}"
+                        + (" (frozen)" if cfg.freeze_vectors else ""),
+                        "info",
+                    )
+                check()
+            except Stopped:
+                return "stopped", "stopped before training began"
+            trainable, frozen = models.param_counts(model)
             trainer = Trainer(model, train, val, train_cfg, run_dir, device, recorder, control)
             recorder.total_steps = int(trainer.total_steps)
             self.book.update(
@@ -129,9 +150,11 @@ class TrainingWork:
         label_names: list[str] | None,
         tok: Any,
         pad_id: int,
+        check: Callable[[], None] = lambda: None,
     ) -> tuple[Any, list[str] | None]:
         """A split's texts as token ids (cut at max_length), with class ids for a classifier;
-        label_names default to the split's sorted labels (and are returned)."""
+        label_names default to the split's sorted labels (and are returned). check() runs
+        between chunks of texts (it raises to stop)."""
         from engine.training.data import TextExamples
 
         texts = self.datasets.texts(cfg.dataset, split)
@@ -140,8 +163,13 @@ class TrainingWork:
                 f"dataset '{cfg.dataset}' has no rows in split '{split}'",
                 hint="split it first (workbench datasets split), or pick another split",
             )
-        encodings = tok.encode_batch_fast(texts, add_special_tokens=True)
-        ids = [e.ids[: cfg.max_length] for e in encodings]
+        ids: list[list[int]] = []
+        for start in range(0, len(texts), ENCODE_CHUNK):
+            check()
+            chunk = tok.encode_batch_fast(
+                texts[start : start + ENCODE_CHUNK], add_special_tokens=True
+            )
+            ids += [e.ids[: cfg.max_length] for e in chunk]
         if task == "lm":
             keep = [i for i in ids if len(i) >= 2]
             return TextExamples(keep, None, pad_id=pad_id), None

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from engine import protocol as P
-from engine.core.device import best_device
+from engine.core.device import best_device, free_memory
 from engine.core.errors import EngineError
 from engine.models import service as models
 from engine.training.config import RunConfig, TrainConfig
@@ -25,6 +25,21 @@ if TYPE_CHECKING:
     from engine.training.checks import ConfigChecks
 
 _CACHE_SIZE = 4
+
+
+class TooBig(EngineError):
+    """A configuration whose training step cannot fit in the device's memory."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message, hint, code="too_large")
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.0f} MiB"
+
+
+def free_of(device: str) -> str:
+    return "GPU" if device == "cuda" else "machine" if device == "cpu" else device
 
 
 def _problem(field: str, exc: EngineError) -> P.FieldProblem:
@@ -78,7 +93,10 @@ class Planner:
         self._models: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def plan(self, config_toml: str) -> P.RunPlanResult:
+    def plan(self, config_toml: str, raise_too_big: bool = False) -> P.RunPlanResult:
+        """Every problem of the configuration, by field, and what it would build; with
+        raise_too_big, a step that cannot fit in memory raises TooBig instead (a run is then
+        refused before it exists)."""
         try:
             cfg = RunConfig.from_toml(config_toml)
         except EngineError as exc:
@@ -194,6 +212,10 @@ class Planner:
             if spec.task == "lm" or labels >= 2:
                 try:
                     self._describe(out, cfg, spec, model_cfg, tok, labels, train_cfg)
+                except TooBig as exc:
+                    if raise_too_big:
+                        raise
+                    problems.append(_problem("", exc))
                 except EngineError as exc:
                     problems.append(_problem("model.arch", exc))
         out.problems = problems
@@ -225,9 +247,18 @@ class Planner:
         if model is None:
             import torch
 
-            with torch.random.fork_rng():
-                torch.manual_seed(0)
-                model = models.build_model(cfg.arch, model_cfg, vocab, labels, pad_id)
+            # a model trained from scratch is built on the meta device: its sizes without its
+            # memory, so a huge embed_dim costs nothing to check; a pretrained one is loaded
+            on_meta = not spec.pretrained_tokenizer and spec.trained_by != "fit"
+            try:
+                with torch.random.fork_rng(), torch.device("meta" if on_meta else "cpu"):
+                    torch.manual_seed(0)
+                    model = models.build_model(cfg.arch, model_cfg, vocab, labels, pad_id)
+            except (RuntimeError, OverflowError, ValueError, MemoryError) as exc:
+                raise EngineError(
+                    f"a {cfg.arch} of these sizes cannot be built: {exc}",
+                    hint="use smaller sizes (embed_dim, hidden_size, d_model, layers)",
+                ) from None
             layer = models.token_table(spec, model)
             if cfg.vectors is not None and cfg.freeze_vectors and layer is not None:
                 layer.weight.requires_grad_(False)  # as init_embedding(freeze=True) leaves it
@@ -246,3 +277,11 @@ class Planner:
         out.memory = models.memory_parts(model, batch, seq_len, precision)
         out.batch_size, out.seq_len = batch, seq_len
         out.vocab_size, out.num_classes = vocab, labels
+        need, free = sum(out.memory.values()), free_memory(out.device)
+        if free is not None and need > free:
+            raise TooBig(
+                f"one training step needs about {_gib(need)} (weights {_gib(out.memory['weights'])},"
+                f" activations {_gib(out.memory['activations'])}), more than the {free_of(out.device)}"
+                f" has free ({_gib(free)})",
+                hint="use smaller sizes, a smaller batch size or max length, or bf16",
+            )

@@ -60,6 +60,9 @@ class RunRecorder(Callbacks):
         self.flush()
         self.book.evaluated(self.run_id, step, epoch, data)
 
+    def before_checkpoint(self, step: int) -> None:
+        self.flush()  # stored before the checkpoint exists: resuming from it loses nothing
+
     def on_checkpoint(self, step: int, path: Path) -> None:
         self.book.note(self.run_id, f"checkpoint at step {step}")
 

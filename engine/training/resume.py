@@ -88,6 +88,7 @@ class Checkpointer:
     ) -> Path:
         """Write the checkpoint of loop.step (best: also point best.json at it); loop and
         result note it and the callbacks hear of it."""
+        self.callbacks.before_checkpoint(loop.step)
         path = save_checkpoint(
             self.folder,
             model,

@@ -54,6 +54,7 @@ class TrainingService:
         checks: ConfigChecks,
         tokenizers: TokenizerService,
         add_vectors: AddVectors,
+        cancel: Callable[[str], object],
     ) -> None:
         self.runs_dir = home.data_dir / "runs"
         self.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -62,6 +63,7 @@ class TrainingService:
         self.checks = checks
         self.tokenizers = tokenizers
         self.add_vectors = add_vectors
+        self.cancel = cancel  # JobManager.cancel(job_id)
         self.book = RunBook(store, publish, Changes("runs", publish))
         self.models = Changes("models", publish)
         self.work = TrainingWork(checks.datasets, tokenizers, checks.vectors, self.book)
@@ -96,6 +98,7 @@ class TrainingService:
     def start(self, config_toml: str, name: str | None = None) -> P.RunInfo:
         cfg = RunConfig.from_toml(config_toml, name)
         self.checks.check(cfg)  # refused before any run exists
+        self.planner.plan(config_toml, raise_too_big=True)  # and one that cannot fit
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
         folder = self.runs_dir / run_id
         folder.mkdir(parents=True)
@@ -128,10 +131,16 @@ class TrainingService:
                 self.models.updated(run_id)  # a trained model to predict with, export, attack
             return P.RunResult(run=info)
 
+        def ended(job: Job) -> None:
+            if job.state == "cancelled" and book.info(run_id).state == "queued":
+                book.update(
+                    run_id, state="stopped", ended=time.time(), message="stopped while queued"
+                )
+
         # queued before submitting: a job that starts at once must not be set back to queued
         book.update(run_id, state="queued", message=str(folder))
         lane: Lane = "device"
-        job = self.submit("train", f"train {cfg.name}", work, lane=lane)
+        job = self.submit("train", f"train {cfg.name}", work, lane=lane, on_done=ended)
         return book.update(run_id, job_id=job.id)
 
     def resume(self, run_id: str) -> P.RunInfo:
@@ -155,6 +164,9 @@ class TrainingService:
         """Pause, resume, stop, checkpoint now or set the learning rate of a training run."""
         info = self.book.info(call.run_id)
         control = self.book.control(call.run_id)
+        if control is None and info.state == "queued" and call.action == "stop":
+            self.cancel(info.job_id)  # it has not started: it never will
+            return self.book.update(call.run_id, message="stopping: it will not start")
         if control is None:
             raise EngineError(
                 f"run {call.run_id} is {info.state}, not training",

@@ -31,6 +31,7 @@ from engine.training.resume import Checkpointer, LoopState
 from engine.training.validation import Validation
 
 __all__ = ["Callbacks", "Control", "TrainResult", "Trainer"]
+EXACT_EPOCHS = 50  # with a token budget: epochs planned exactly to know the run's length
 
 
 class Trainer:
@@ -151,10 +152,24 @@ class Trainer:
 
     @property
     def total_steps(self) -> int:
-        """Optimizer steps of the whole run: batches of all epochs, capped by max_steps."""
+        """Optimizer steps of the whole run: batches of all epochs, capped by max_steps, found
+        without planning every epoch (a run of a million epochs starts at once). Without a
+        token budget every epoch has ceil(rows / batch_size) batches; with one, the first
+        EXACT_EPOCHS epochs are planned and the rest estimated from them. The run itself ends
+        after its epochs or max_steps whatever this says (it sets the schedule and progress)."""
         if self._total is None:
             cfg = self.config
-            total = sum(len(self._plan(e)) for e in range(cfg.epochs))
+            if cfg.token_budget is None:
+                total = -(-len(self.train.lengths) // cfg.batch_size) * cfg.epochs
+            else:
+                total = 0
+                for epoch in range(cfg.epochs):
+                    if cfg.max_steps and total >= cfg.max_steps:
+                        break
+                    if epoch == EXACT_EPOCHS:
+                        total = round(total / epoch * cfg.epochs)
+                        break
+                    total += len(self._plan(epoch))
             self._total = min(total, cfg.max_steps) if cfg.max_steps else total
         return self._total
 
@@ -173,7 +188,8 @@ class Trainer:
         cfg = self.config
         self.mark = time.perf_counter()
         loop = self.loop
-        while loop.order.epoch < cfg.epochs and loop.step < self.total_steps:
+        cap = cfg.max_steps or math.inf
+        while loop.order.epoch < cfg.epochs and loop.step < cap:
             epoch = loop.order.epoch
             plan = self._plan(epoch)
             with BatchPrefetcher(
@@ -186,7 +202,7 @@ class Trainer:
                     ended = self._step(batch, epoch, position, len(plan))
                     if ended:
                         return ended
-                    if loop.step >= self.total_steps:
+                    if loop.step >= cap:
                         return "completed"
             if loop.order.epoch == epoch:  # resumed at the very end of an epoch's plan
                 loop.order = DataOrder(cfg.seed, epoch + 1, 0)
@@ -283,7 +299,10 @@ class Trainer:
         cfg = self.config
         step = self.loop.step
         improved = stop = False
-        if self.validation.due(step, step >= self.total_steps, epoch_end):
+        last = bool(cfg.max_steps and step >= cfg.max_steps) or (
+            epoch_end and epoch + 1 >= cfg.epochs
+        )
+        if self.validation.due(step, last, epoch_end):
             improved, stop = self.validation.run(self.loop, self.result, epoch)
         due_ckpt = (
             improved

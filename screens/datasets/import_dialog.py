@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Select, Static
 
 from engine import protocol as P
+from engine.paths import absolute_source
 from workbench.engine.client import EngineError
 from workbench.shell import ShellUser
 
@@ -101,7 +102,7 @@ class ImportScreen(ShellUser, ModalScreen[str | None]):
 
     @on(Input.Submitted, "#import-source")
     def action_preview(self) -> None:
-        source = self.query_one("#import-source", Input).value.strip()
+        source = absolute_source(self.query_one("#import-source", Input).value.strip())
         if not source:
             self._say("type a path or a hub dataset name first", "yellow")
             return
@@ -153,7 +154,7 @@ class ImportScreen(ShellUser, ModalScreen[str | None]):
         if self.job_id is not None:
             return
         pv = self.preview_info
-        source = self.query_one("#import-source", Input).value.strip()
+        source = absolute_source(self.query_one("#import-source", Input).value.strip())
         if pv is None or pv.source != source:
             self._say("preview the source first (enter in the source box)", "yellow")
             return

@@ -22,6 +22,7 @@ from textual.widgets import (
 )
 
 from engine import protocol as P
+from engine.paths import absolute_path
 from workbench.engine.client import EngineError
 from workbench.shell import ShellUser
 
@@ -286,7 +287,7 @@ class AddTokenizerScreen(_JobDialog):
     @work(exclusive=True, group="add-start", exit_on_error=False)
     async def add(self, name: str, path: str) -> None:
         try:
-            await self.shell.ask(P.TokenizerAdd(name=name, path=path))
+            await self.shell.ask(P.TokenizerAdd(name=name, path=absolute_path(path)))
         except EngineError as exc:
             self.say_error(exc)
             return

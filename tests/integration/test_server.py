@@ -277,3 +277,13 @@ async def test_big_import_streams_progress_and_cancels_cleanly(
         await asyncio.sleep(0.05)
     last = next(e for e in ended if e.job.job_id == job2.job_id)
     assert last.job.state == "done" and last.error is None
+
+
+async def test_a_silent_client_is_closed_with_one_log_line(engine: RunningEngine) -> None:
+    reader, writer = await asyncio.open_unix_connection(str(engine.home.socket))
+    data = await asyncio.wait_for(reader.read(), 30)  # says nothing: the engine hangs up
+    msgs = P.FrameDecoder(P.EngineFrame).feed(data)
+    assert msgs and isinstance(msgs[0], P.Goodbye) and "no hello" in msgs[0].reason
+    writer.close()
+    log = engine.home.log.read_text()
+    assert "never said hello" in log and "Traceback" not in log

@@ -148,3 +148,45 @@ def test_features_logreg_is_fitted_as_a_run(engine: RunningEngine, tmp_path: Pat
     assert run["state"] == "finished" and "fitted on 64 texts" in run["message"], run
     hist = wb_json(engine, "runs", "show", run["run_id"])
     assert hist["evals"] and hist["evals"][-1]["metrics"]["accuracy"] > 0.9
+
+
+def _long(tmp_path: Path, name: str, epochs: int = 1_000_000) -> Path:
+    path = tmp_path / f"{name}.toml"
+    text = TINY.format(steps=0, every=50).replace("max_steps = 0\n", "")
+    path.write_text(text.replace("epochs = 1", f"epochs = {epochs}").replace("tiny-bag", name))
+    return path
+
+
+def _state(engine: RunningEngine, run_id: str) -> dict[str, object]:
+    return wb_json(engine, "runs", "show", run_id)["run"]  # type: ignore[no-any-return]
+
+
+def _until(
+    engine: RunningEngine, run_id: str, test: object, seconds: float = 60
+) -> dict[str, object]:
+    deadline = time.monotonic() + seconds
+    while True:
+        run = _state(engine, run_id)
+        if test(run) or time.monotonic() > deadline:  # type: ignore[operator]
+            return run
+        time.sleep(0.2)
+
+
+def test_a_million_epochs_start_at_once_and_stop(engine: RunningEngine, tmp_path: Path) -> None:
+    run_id = wb_json(engine, "train", str(_long(tmp_path, "huge")))["run_id"]
+    run = _until(engine, run_id, lambda r: r["step"] > 0)
+    assert run["step"] > 0 and run["total_steps"] == 172 * 1_000_000  # counted, not planned
+    assert wb(engine, "runs", "stop", run_id).returncode == 0
+    assert _until(engine, run_id, lambda r: r["state"] == "stopped")["state"] == "stopped"
+
+
+def test_a_queued_run_and_one_in_set_up_stop_too(engine: RunningEngine, tmp_path: Path) -> None:
+    first = wb_json(engine, "train", str(_long(tmp_path, "first")))["run_id"]
+    second = wb_json(engine, "train", str(_long(tmp_path, "second")))["run_id"]
+    assert _state(engine, second)["state"] == "queued"  # the device lane runs one at a time
+    assert wb(engine, "runs", "stop", second).returncode == 0
+    assert wb(engine, "runs", "stop", first).returncode == 0  # at once, set-up or not
+    assert _until(engine, first, lambda r: r["state"] == "stopped")["state"] == "stopped"
+    done = _until(engine, second, lambda r: r["state"] == "stopped")
+    assert done["state"] == "stopped" and done["message"] == "stopped while queued"
+    assert done["step"] == 0
