@@ -200,6 +200,19 @@ class Store:
                 (state, json.dumps(info), run_id),
             )
 
+    def rename_run(self, run_id: str, name: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE runs SET name = ? WHERE run_id = ?", (name, run_id))
+
+    def delete_run(self, run_id: str) -> None:
+        """The run's row, metric points and evaluations (one transaction)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
+            self._db.execute("DELETE FROM evals WHERE run_id = ?", (run_id,))
+            self._db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+            self._db.execute("COMMIT")
+
     def run(self, run_id: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
@@ -242,11 +255,25 @@ class Store:
             out.setdefault(series, []).append((int(step), float(value)))
         return out
 
+    def times(self, run_id: str, series: str = "epoch") -> list[tuple[int, float]]:
+        """(step, wall time) of a series recorded at every step."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT step, time FROM metrics WHERE run_id = ? AND series = ? ORDER BY step",
+                (run_id, series),
+            ).fetchall()
+        return [(int(step), float(t)) for step, t in rows]
+
     def drop_metrics_after(self, run_id: str, step: int) -> None:
-        """A resumed run replays from its checkpoint: forget points past it."""
+        """A resumed run replays from its checkpoint: forget points past it, and the test
+        score of a session that ended (the resumed run scores its own)."""
         with self._lock:
             self._db.execute("DELETE FROM metrics WHERE run_id = ? AND step > ?", (run_id, step))
             self._db.execute("DELETE FROM evals WHERE run_id = ? AND step > ?", (run_id, step))
+            self._db.execute(
+                "DELETE FROM evals WHERE run_id = ? AND report LIKE ?",
+                (run_id, '%"split": "test"%'),
+            )
 
     def add_eval(self, run_id: str, step: int, report: dict[str, Any]) -> None:
         with self._lock:

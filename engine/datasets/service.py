@@ -104,6 +104,12 @@ class DatasetService:
         """The labels of a dataset's rows (one split, or all rows), None where a row has none."""
         return self.get(name).labels(split)
 
+    def split_indices(self, name: str, split: str | None) -> list[int]:
+        """The dataset row numbers of a split's rows, in the order texts() gives them."""
+        ds = self.get(name)
+        picked = ds.split_indices(split)
+        return list(range(ds.num_rows)) if picked is None else [int(i) for i in picked]
+
     def split_rows(self, name: str, split: str | None) -> int:
         """Rows in one split (every row when split is None); EngineError for an unknown one."""
         ds = self.get(name)

@@ -9,7 +9,7 @@ writes checkpoints, picks it).
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,8 +69,13 @@ def load_trained(run: TrainedRun) -> TrainedModel:
         pad_id=run.pad_id,
     )
     try:
-        load_model(model, str(ckpt / "model.safetensors"))  # type: ignore[arg-type]
-    except (OSError, RuntimeError, ValueError) as exc:
+        if spec.trained_by == "fit":  # a fitted regression's tensors, not a state dict
+            from safetensors.torch import load_file
+
+            model.load_head(load_file(str(ckpt / "model.safetensors")))  # type: ignore[union-attr]
+        else:
+            load_model(model, str(ckpt / "model.safetensors"))  # type: ignore[arg-type]
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
         raise EngineError(
             f"checkpoint {ckpt.name} of {run.description} does not fit its model: {exc}",
             hint="the run's settings or tokenizer changed since it was trained",
@@ -78,6 +83,43 @@ def load_trained(run: TrainedRun) -> TrainedModel:
     model.eval()
     step = int(ckpt.name.removeprefix("ckpt-")) if ckpt.name.startswith("ckpt-") else 0
     return TrainedModel(run, model, spec, ckpt, step)
+
+
+def class_probabilities(
+    trained: TrainedModel,
+    texts: list[str],
+    max_length: int = 256,
+    batch_size: int = 64,
+    check: Callable[[], None] = lambda: None,
+) -> np.ndarray:
+    """Each text's class probabilities [len(texts), classes] from a trained classifier, in
+    batches of alike lengths on the CPU; check() runs between batches (it raises to stop)."""
+    import torch
+
+    model = trained.model
+    if trained.spec.task != "classify":
+        raise EngineError(f"{trained.run.description} is a language model, not a classifier")
+    if trained.spec.trained_by == "fit":
+        return np.asarray(model.predict_proba(texts), dtype=np.float64)  # type: ignore[union-attr]
+    limit = min(max_length, int(getattr(getattr(model, "config", None), "max_len", 0) or 10**9))
+    encoded = [e.ids[:limit] for e in trained.run.tokenizer.encode_batch_fast(texts)]
+    out = np.zeros((len(texts), len(trained.run.labels)), dtype=np.float64)
+    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            check()
+            group = order[start : start + batch_size]
+            width = max(1, max(len(encoded[i]) for i in group))
+            ids = torch.full((len(group), width), trained.run.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(group), width), dtype=torch.long)
+            for row, i in enumerate(group):
+                n = len(encoded[i])
+                ids[row, :n] = torch.tensor(encoded[i], dtype=torch.long)
+                mask[row, :n] = 1
+            mask[:, 0] = 1  # an empty text still has one (padding) position to read
+            logits = model(ids, mask)
+            out[group] = torch.softmax(logits.float(), dim=-1).numpy()[:, : out.shape[1]]
+    return out
 
 
 def embedding_table(trained: TrainedModel) -> tuple[list[str], np.ndarray]:

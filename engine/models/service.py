@@ -15,6 +15,7 @@ from engine.models.init import VectorLookup, init_embedding
 from engine.models.loading import (
     TrainedModel,
     TrainedRun,
+    class_probabilities,
     embedding_table,
     export_trained,
     load_trained,
@@ -41,6 +42,7 @@ __all__ = [
     "VectorLookup",
     "architecture_infos",
     "build_model",
+    "class_probabilities",
     "config_from_dict",
     "describe",
     "embedding_table",

@@ -113,11 +113,15 @@ from engine.protocol.tokenizers import (
 from engine.protocol.training import (
     ArchitectureInfo,
     EvalReport,
+    ExampleRow,
     FieldProblem,
     LayerRow,
     MetricPoint,
     RunControl,
+    RunDelete,
     RunEval,
+    RunExamples,
+    RunExamplesResult,
     RunExport,
     RunHistory,
     RunInfo,
@@ -126,6 +130,7 @@ from engine.protocol.training import (
     RunMetrics,
     RunPlan,
     RunPlanResult,
+    RunRename,
     RunResult,
     RunResume,
     RunSchema,
@@ -185,6 +190,9 @@ Call = (
     | RunControl
     | RunResume
     | RunExport
+    | RunRename
+    | RunDelete
+    | RunExamples
     | VectorFromRun
     | RunSchema
     | RunPlan
@@ -224,6 +232,7 @@ Result = (
     | RunResult
     | RunListResult
     | RunHistory
+    | RunExamplesResult
     | RunSchemaResult
     | RunPlanResult
 )
@@ -306,6 +315,7 @@ __all__ = [
     "EvalReport",
     "Event",
     "EventBatch",
+    "ExampleRow",
     "ExpressionTerm",
     "FieldProblem",
     "Frame",
@@ -350,7 +360,10 @@ __all__ = [
     "RowResult",
     "RowsPage",
     "RunControl",
+    "RunDelete",
     "RunEval",
+    "RunExamples",
+    "RunExamplesResult",
     "RunExport",
     "RunHistory",
     "RunInfo",
@@ -359,6 +372,7 @@ __all__ = [
     "RunMetrics",
     "RunPlan",
     "RunPlanResult",
+    "RunRename",
     "RunResult",
     "RunResume",
     "RunSchema",

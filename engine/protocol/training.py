@@ -21,8 +21,10 @@ class RunInfo(Base):
     dataset: str
     state: RunState
     created: float
-    started: float = 0.0
+    started: float = 0.0  # when it first started training
     ended: float = 0.0
+    resumed: float = 0.0  # when it last started (resumes included)
+    active: float = 0.0  # seconds spent training over all its sessions (wall time is ended-started)
     step: int = 0
     epoch: float = 0.0
     total_steps: int = 0
@@ -33,6 +35,9 @@ class RunInfo(Base):
     job_id: str = ""
     trainable: int = 0
     frozen: int = 0
+    summary: str = ""  # its key settings in a few words: "lr 0.01 · batch 64 · 3 ep · embed 64"
+    test: dict[str, float] = {}  # the best checkpoint scored once on the test split
+    test_step: int = 0  # the step of that checkpoint
 
 
 class MetricPoint(Base, gc=False):
@@ -89,6 +94,7 @@ class EvalReport(Base):
     step: int
     epoch: float
     metrics: dict[str, float]
+    split: str = "validation"  # "test": the best checkpoint scored at the end of the run
     labels: list[str] = []
     confusion: list[list[int]] = []  # rows: true label, columns: predicted
     per_class: dict[str, dict[str, float]] = {}  # label -> precision, recall, f1, support
@@ -110,6 +116,26 @@ class RunHistory(Base, tag="training.history"):
     series: dict[str, list[tuple[int, float]]]  # name -> (step, value)
     evals: list[EvalReport]
     config_toml: str
+    times: list[tuple[int, float]] = []  # step -> wall time (unix) it was reached
+
+
+class ExampleRow(Base):
+    """One example of a split as the best checkpoint sees it."""
+
+    index: int  # the row in the dataset
+    text: str  # cut to the length asked for
+    label: str  # the true label
+    predicted: str
+    probability: float  # of the predicted class
+    true_probability: float  # of the true class
+
+
+class RunExamplesResult(Base, tag="training.example_rows"):
+    run_id: str
+    split: str
+    step: int  # the checkpoint that predicted them
+    total: int  # examples with that true and predicted label
+    examples: list[ExampleRow]
 
 
 class RunSchemaResult(Base, tag="training.settings"):
@@ -180,6 +206,29 @@ class VectorFromRun(Returns[VectorSourceResult], tag="training.to_vectors"):
 
     run_id: str
     name: str
+
+
+class RunRename(Returns[RunResult], tag="training.rename"):
+    run_id: str
+    name: str
+
+
+class RunDelete(Returns[Ok], tag="training.delete"):
+    """Delete a run that is not training: its folder, checkpoints and every metric point."""
+
+    run_id: str
+
+
+class RunExamples(Returns[RunExamplesResult], tag="training.examples"):
+    """The examples of a split with a given true and predicted label (a confusion cell), as
+    the run's best checkpoint predicts them; None: any label."""
+
+    run_id: str
+    split: str = "validation"
+    label: str | None = None
+    predicted: str | None = None
+    limit: int = 50
+    max_chars: int = 400
 
 
 class RunSchema(Returns[RunSchemaResult], tag="training.schema"):

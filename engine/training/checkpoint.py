@@ -69,6 +69,28 @@ def save_checkpoint(
     return final
 
 
+def save_fitted(folder: Path, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> Path:
+    """A fitted model (no optimizer: scikit-learn's regression as tensors) as ckpt-<step>,
+    the run's last and best, so that prediction, attacks and export find it as any other."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    step = int(state["step"])
+    final, tmp = folder / f"ckpt-{step}", folder / f"ckpt-{step}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp / "model.safetensors"))
+    write_json(tmp / "state.json", state)
+    _fsync(tmp)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    _fsync(folder, files=False)
+    for pointer in (LAST, BEST):
+        write_json(folder / pointer, {"checkpoint": final.name, "step": step})
+    return final
+
+
 def load_checkpoint(
     path: Path,
     model: torch.nn.Module,

@@ -37,11 +37,29 @@ class RunConfig:
     arch: str
     train_split: str = "train"
     validation_split: str | None = "validation"
+    test_split: str | None = "test"  # the best checkpoint is scored on it at the end, if present
     max_length: int = 256
     model: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     vectors: str | None = None  # a static source that initialises the embedding layer
     freeze_vectors: bool = False
+
+    def summary(self) -> str:
+        """Its key settings in a few words, for a runs table: "adamw lr 0.0005 · batch 32 ·
+        3 ep · embed_dim 64"."""
+        t = self.train
+        parts = [f"{t.get('optimizer', 'adamw')} lr {t.get('lr', 5e-4):g}"]
+        parts.append(f"batch {t.get('batch_size', 32)}")
+        if t.get("max_steps"):
+            parts.append(f"{t['max_steps']} steps")
+        else:
+            parts.append(f"{t.get('epochs', 3)} ep")
+        for key, value in list(self.model.items())[:2]:
+            if isinstance(value, int | float | str) and not isinstance(value, bool):
+                parts.append(f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}")
+        if self.vectors:
+            parts.append(f"vectors {self.vectors}")
+        return " · ".join(parts)
 
     @classmethod
     def from_toml(cls, text: str, name: str | None = None) -> RunConfig:
@@ -78,6 +96,7 @@ class RunConfig:
             arch=str(arch),
             train_split=str(d.get("train_split", "train")),
             validation_split=d.get("validation_split", "validation") or None,
+            test_split=str(d.get("test_split", "test") or "") or None,
             max_length=max_length,
             model=model,
             train=dict(data.get("train", {})),

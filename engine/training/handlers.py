@@ -53,3 +53,18 @@ def schema(training: TrainingService, _: P.RunSchema) -> P.RunSchemaResult:
 @calls.on(P.RunPlan)
 def plan(training: TrainingService, call: P.RunPlan) -> P.RunPlanResult:
     return training.plan(call.config_toml)
+
+
+@calls.on(P.RunRename)
+def rename(training: TrainingService, call: P.RunRename) -> P.RunResult:
+    return P.RunResult(run=training.rename(call.run_id, call.name))
+
+
+@calls.on(P.RunDelete)
+def delete(training: TrainingService, call: P.RunDelete) -> P.Ok:
+    return P.Ok(message=training.delete(call.run_id))
+
+
+@calls.on(P.RunExamples)
+def examples(training: TrainingService, call: P.RunExamples) -> P.RunExamplesResult:
+    return training.examples(call)

@@ -69,7 +69,7 @@ class TrainingWork:
         spec = models.get_spec(cfg.arch)
         model_cfg = models.config_from_dict(cfg.arch, cfg.model)
         if spec.trained_by == "fit":  # fitted in one go (scikit-learn), not by the Trainer
-            return self._fit_features(cfg, run_id, model_cfg, job, recorder)
+            return self._fit_features(cfg, run_id, run_dir, model_cfg, job, recorder)
         train_cfg = TrainConfig.from_dict(cfg.train)
         device = best_device()
         task = spec.task
@@ -133,6 +133,9 @@ class TrainingWork:
                 result = trainer.fit(job, resume_from=run_dir if resume else None)
             except Cancelled:
                 return "stopped", "cancelled"
+            if result.state in ("completed", "early_stopped"):
+                job.progress(result.step, result.step, "scoring the best checkpoint on test")
+                self.score_test(cfg, run_id, run_dir, task, labels, tok, pad_id, check, trainer)
         state = result.state
         if state.startswith("failed"):
             return "failed", state.removeprefix("failed: ")
@@ -141,6 +144,58 @@ class TrainingWork:
             return "stopped", f"stopped at step {result.step}; {best}".strip("; ")
         how = "early stopping" if state == "early_stopped" else "done"
         return "finished", f"{how} at step {result.step} in {result.seconds:.0f} s; {best}"
+
+    def score_test(
+        self,
+        cfg: RunConfig,
+        run_id: str,
+        run_dir: Path,
+        task: str,
+        labels: list[str] | None,
+        tok: Any,
+        pad_id: int,
+        check: Callable[[], None],
+        trainer: Any,
+    ) -> None:
+        """Score the run's best (else last) checkpoint once on its test split, when it has
+        one that is neither its training nor its validation split: the run's test score."""
+        from safetensors.torch import load_model
+
+        from engine.training.accumulate import AMP
+        from engine.training.checkpoint import best_or_last, checkpoint_step
+        from engine.training.metrics import evaluate
+
+        split = cfg.test_split
+        if not self.has_test_split(cfg):
+            return
+        try:
+            ckpt = best_or_last(run_dir / "checkpoints")
+            test, _ = self.examples(cfg, str(split), task, labels, tok, pad_id, check)
+        except EngineError as exc:
+            self.book.update(run_id, message=f"not scored on {split}: {exc.message}")
+            return
+        train_cfg = trainer.config
+        load_model(trainer.model, str(ckpt / "model.safetensors"), device=str(trainer.device))
+        ev = evaluate(
+            trainer.model,
+            test,
+            trainer.device,
+            batch_size=train_cfg.batch_size,
+            token_budget=train_cfg.token_budget,
+            autocast_dtype=AMP[train_cfg.precision],
+        )
+        step = checkpoint_step(ckpt)
+        self.book.evaluated(
+            run_id, step, self.book.epoch_at(run_id, step), ev.to_dict(), split="test"
+        )
+
+    def has_test_split(self, cfg: RunConfig) -> bool:
+        split = cfg.test_split
+        return (
+            bool(split)
+            and split not in (cfg.train_split, cfg.validation_split)
+            and self.datasets.split_rows(cfg.dataset, str(split)) > 0
+        )
 
     def examples(
         self,
@@ -201,9 +256,17 @@ class TrainingWork:
         return [p[0] for p in pairs], [p[1] for p in pairs], names
 
     def _fit_features(
-        self, cfg: RunConfig, run_id: str, model_cfg: Any, job: JobContext, recorder: RunRecorder
+        self,
+        cfg: RunConfig,
+        run_id: str,
+        run_dir: Path,
+        model_cfg: Any,
+        job: JobContext,
+        recorder: RunRecorder,
     ) -> tuple[str, str]:
-        """Frozen encoder features + logistic regression: fitted, then reported like a run."""
+        """Frozen encoder features + logistic regression: fitted, then reported like a run,
+        its regression saved as the run's one checkpoint and scored on the test split."""
+        from engine.training.checkpoint import save_fitted
         from engine.training.metrics import classification_scores
 
         texts, y, names = self.labelled(cfg, cfg.train_split, None)
@@ -218,6 +281,17 @@ class TrainingWork:
             vtexts, vy, _ = self.labelled(cfg, cfg.validation_split, names)
             scores = classification_scores(vy, model.predict(vtexts), len(names), names)  # type: ignore[union-attr]
             recorder.on_eval(1, 1.0, scores)
+        save_fitted(
+            run_dir / "checkpoints",
+            model.head_tensors(),  # type: ignore[union-attr]
+            {"step": 1, "epoch": 1.0, "trained_by": "fit"},
+        )
+        (run_dir / LABELS_FILE).write_text(json.dumps(names), encoding="utf-8")
+        if self.has_test_split(cfg):
+            ttexts, ty, _ = self.labelled(cfg, str(cfg.test_split), names)
+            if ty:
+                scores = classification_scores(ty, model.predict(ttexts), len(names), names)  # type: ignore[union-attr]
+                self.book.evaluated(run_id, 1, 1.0, scores, split="test")
         job.progress(1, 1, "fitted")
         return "finished", (
             f"fitted on {report.examples:,} texts, {report.features} features, "

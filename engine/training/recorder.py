@@ -12,6 +12,7 @@ from engine.training.control import Callbacks
 from engine.training.runs import RunBook
 
 FLUSH_SECONDS = 0.25  # metric points reach clients and SQLite in batches this often
+STORE_SECONDS = 2.0  # and the run's step, epoch and time trained this often
 
 
 class RunRecorder(Callbacks):
@@ -21,8 +22,9 @@ class RunRecorder(Callbacks):
         self.book = book
         self.run_id = run_id
         self.total_steps = 0  # known once the trainer is built
+        self.active = book.info(run_id).active  # seconds spent training, earlier sessions too
         self._points: list[P.MetricPoint] = []
-        self._last_flush = time.monotonic()
+        self._last_flush = self._last_store = time.monotonic()
 
     def point(self, series: str, step: int, epoch: float, value: float) -> None:
         self._points.append(
@@ -46,13 +48,19 @@ class RunRecorder(Callbacks):
         seconds = metrics.get("seconds")
         if isinstance(seconds, float) and seconds > 0:
             self.point("steps_per_s", step, epoch, 1.0 / seconds)
+            self.active += seconds
         self.point("epoch", step, epoch, epoch)
-        self.book.progress(self.run_id, step=step, epoch=epoch, total=self.total_steps)
+        self.book.progress(
+            self.run_id, step=step, epoch=epoch, total=self.total_steps, active=self.active
+        )
         if time.monotonic() - self._last_flush > FLUSH_SECONDS:
             self.flush()
 
     def on_eval(self, step: int, epoch: float, eval_metrics: Any) -> None:  # type: ignore[override]
         data = eval_metrics if isinstance(eval_metrics, dict) else eval_metrics.to_dict()
+        seconds = data.get("seconds")
+        if isinstance(seconds, float) and seconds > 0:
+            self.active += seconds
         for name in ("loss", "accuracy", "macro_f1", "perplexity"):
             value = data.get(name)
             if isinstance(value, float | int) and not isinstance(value, bool):
@@ -76,3 +84,6 @@ class RunRecorder(Callbacks):
         points, self._points = self._points, []
         self._last_flush = time.monotonic()
         self.book.add_points(points)
+        if points and time.monotonic() - self._last_store > STORE_SECONDS:
+            self._last_store = time.monotonic()
+            self.book.persist(self.run_id)  # step, epoch, time trained: a killed engine keeps them

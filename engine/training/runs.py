@@ -88,7 +88,11 @@ class RunBook:
             series = {k: v[:: max(1, len(v) // max_points)] for k, v in series.items()}
         evals = [P.EvalReport(**e) for e in self.store.evals(run_id)]
         return P.RunHistory(
-            run=info, series=series, evals=evals, config_toml=self.config_toml(run_id)
+            run=info,
+            series=series,
+            evals=evals,
+            config_toml=self.config_toml(run_id),
+            times=self.store.times(run_id),
         )
 
     # ------------------------------------------------------------- writing
@@ -111,13 +115,35 @@ class RunBook:
         self._publish(P.RunUpdate(run=info))
         return info
 
-    def progress(self, run_id: str, step: int, epoch: float, total: int = 0) -> None:
-        """Step and epoch move in memory; every 20 steps clients hear of it."""
+    def persist(self, run_id: str) -> None:
+        """Store the run's state as it is in memory (step, epoch, time trained), unannounced."""
+        info = self.info(run_id)
+        fields = {f: getattr(info, f) for f in P.RunInfo.__struct_fields__}
+        self.store.update_run(run_id, info.state, fields)
+
+    def rename(self, run_id: str, name: str) -> P.RunInfo:
+        self.store.rename_run(run_id, name)
+        info = self.update(run_id, name=name)
+        self.changes.updated(run_id)
+        return info
+
+    def delete(self, run_id: str) -> None:
+        """Forget the run: its row, metric points and evaluations (its folder is the caller's)."""
+        self.store.delete_run(run_id)
+        with self._lock:
+            self._live.pop(run_id, None)
+        self.changes.deleted(run_id)
+
+    def progress(
+        self, run_id: str, step: int, epoch: float, total: int = 0, active: float = 0.0
+    ) -> None:
+        """Step, epoch and time spent training move in memory; every 20 steps clients hear."""
         with self._lock:
             info = self._live.get(run_id)
             if info is not None:
                 info.step, info.epoch = step, epoch
                 info.total_steps = total or info.total_steps
+                info.active = active or info.active
         if step % 20 == 0:
             self._publish(P.RunUpdate(run=self.info(run_id)))
 
@@ -125,7 +151,7 @@ class RunBook:
         """The run resumes from its checkpoint at step: what it recorded after that step is
         forgotten (it will be recorded again), so its history equals an uninterrupted run's."""
         self.store.drop_metrics_after(run_id, step)
-        info = self.info(run_id)
+        info = self.update(run_id, test={}, test_step=0)
         values = [
             e["metrics"][info.metric]
             for e in self.store.evals(run_id)
@@ -146,8 +172,22 @@ class RunBook:
             )
             self._publish(P.RunMetrics(points=points))
 
-    def evaluated(self, run_id: str, step: int, epoch: float, data: dict[str, Any]) -> None:
-        """Store and announce one evaluation; track the best value of the run's metric."""
+    def epoch_at(self, run_id: str, step: int) -> float:
+        """The epoch of the run's evaluation at step (0.0 if it has none there)."""
+        return next(
+            (float(e["epoch"]) for e in self.store.evals(run_id) if int(e["step"]) == step), 0.0
+        )
+
+    def evaluated(
+        self,
+        run_id: str,
+        step: int,
+        epoch: float,
+        data: dict[str, Any],
+        split: str = "validation",
+    ) -> None:
+        """Store and announce one evaluation; track the best value of the run's metric (a test
+        evaluation, of the best checkpoint at the end, becomes the run's test score)."""
         per_class = data.get("per_class") or []
         metrics = {
             k: float(v)
@@ -158,6 +198,7 @@ class RunBook:
             step=step,
             epoch=float(epoch),
             metrics=metrics,
+            split=split,
             labels=[str(c.get("label")) for c in per_class],
             confusion=[list(map(int, row)) for row in data.get("confusion") or []],
             per_class={
@@ -169,6 +210,9 @@ class RunBook:
         )
         self.store.add_eval(run_id, step, msgspec.to_builtins(report))
         self._publish(P.RunEval(run_id=run_id, report=report))
+        if split == "test":
+            self.update(run_id, test=metrics, test_step=step)
+            return
         info = self.info(run_id)
         value = report.metrics.get(info.metric)
         if value is not None:

@@ -9,6 +9,7 @@ and resume from their last checkpoint.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -68,6 +69,8 @@ class TrainingService:
         self.models = Changes("models", publish)
         self.work = TrainingWork(checks.datasets, tokenizers, checks.vectors, self.book)
         self.planner = Planner(checks)
+        self.datasets = checks.datasets
+        self._predicted: dict[str, tuple[tuple[str, str], Any]] = {}  # run -> (key, probabilities)
 
     # ------------------------------------------------------------- describing
 
@@ -104,7 +107,8 @@ class TrainingService:
         folder.mkdir(parents=True)
         (folder / "config.toml").write_text(config_toml, encoding="utf-8")
         self.book.add(run_id, cfg.name, cfg.arch, cfg.dataset, config_toml, str(folder))
-        self.book.update(run_id, metric=str(cfg.train.get("metric", "loss")))
+        metric = "accuracy" if models.get_spec(cfg.arch).trained_by == "fit" else "loss"
+        self.book.update(run_id, metric=str(cfg.train.get("metric", metric)), summary=cfg.summary())
         return self._launch(run_id, cfg, resume=False)
 
     def _launch(self, run_id: str, cfg: RunConfig, resume: bool) -> P.RunInfo:
@@ -113,20 +117,36 @@ class TrainingService:
 
         def work(job: Job) -> P.Result | None:
             recorder = RunRecorder(book, run_id)
-            book.update(run_id, state="running", started=time.time(), message="")
+            now = time.time()
+            first = book.info(run_id).started or now  # wall time counts from the first start
+            book.update(run_id, state="running", started=first, resumed=now, message="")
             try:
                 state, message = self.work(cfg, run_id, folder, resume, job, recorder)
             except EngineError as exc:
                 recorder.flush()
-                book.update(run_id, state="failed", ended=time.time(), message=exc.message)
+                book.update(
+                    run_id,
+                    state="failed",
+                    ended=time.time(),
+                    active=recorder.active,
+                    message=exc.message,
+                )
                 raise
             except Exception as exc:
                 recorder.flush()
                 message = f"{type(exc).__name__}: {exc}"
-                book.update(run_id, state="failed", ended=time.time(), message=message)
+                book.update(
+                    run_id,
+                    state="failed",
+                    ended=time.time(),
+                    active=recorder.active,
+                    message=message,
+                )
                 raise
             recorder.flush()
-            info = book.update(run_id, state=state, ended=time.time(), message=message)
+            info = book.update(
+                run_id, state=state, ended=time.time(), active=recorder.active, message=message
+            )
             if list_checkpoints(folder / "checkpoints"):
                 self.models.updated(run_id)  # a trained model to predict with, export, attack
             return P.RunResult(run=info)
@@ -189,6 +209,87 @@ class TrainingService:
             raise EngineError(f"a learning rate must be above 0, not {call.lr}")
         control.set_lr(call.lr)
         return self.book.update(run_id, message=f"learning rate set to {call.lr:g}")
+
+    def rename(self, run_id: str, name: str) -> P.RunInfo:
+        name = name.strip()
+        if not name or len(name) > 200 or any(c in name for c in "\n\r\t"):
+            raise EngineError(
+                f"a run name must be 1 to 200 characters on one line, not {name[:40]!r}"
+            )
+        return self.book.rename(run_id, name)
+
+    def delete(self, run_id: str) -> str:
+        """Delete a run that is not training: its row, metric points and folder."""
+        info = self.book.info(run_id)
+        if info.state in ("running", "queued", "paused"):
+            raise EngineError(
+                f"run {run_id} is {info.state}", hint=f"stop it first: workbench runs stop {run_id}"
+            )
+        self.book.delete(run_id)
+        shutil.rmtree(self.runs_dir / run_id, ignore_errors=True)
+        self._predicted.pop(run_id, None)
+        self.models.deleted(run_id)
+        return f"deleted run {run_id} ({info.name}): its checkpoints and {info.step:,} steps"
+
+    def examples(self, call: P.RunExamples) -> P.RunExamplesResult:
+        """A confusion cell's examples: the rows of a split with a true and a predicted label,
+        as the best checkpoint predicts them (predictions kept until the checkpoint changes),
+        most confident mistakes first."""
+        if not 1 <= call.limit <= 1000 or not 1 <= call.max_chars <= 20_000:
+            raise EngineError("limit must be 1 to 1000 and max_chars 1 to 20000")
+        cfg = self._config(call.run_id)
+        if models.get_spec(cfg.arch).task != "classify":
+            raise EngineError(f"run {call.run_id} is a language model: it predicts no labels")
+        if self.datasets.split_rows(cfg.dataset, call.split) == 0:
+            raise EngineError(f"dataset '{cfg.dataset}' has no rows in split '{call.split}'")
+        trained = self.trained(call.run_id)
+        key = (call.split, str(trained.checkpoint))
+        cached = self._predicted.get(call.run_id)
+        if cached is None or cached[0] != key:
+            texts = self.datasets.texts(cfg.dataset, call.split)
+            proba = models.class_probabilities(trained, texts, cfg.max_length)
+            cached = (key, proba)
+            self._predicted[call.run_id] = cached
+        proba = cached[1]
+        names = trained.run.labels
+        for given in (call.label, call.predicted):
+            if given is not None and given not in names:
+                raise EngineError(
+                    f"'{given}' is not one of the run's labels", hint=", ".join(names)
+                )
+        texts = self.datasets.texts(cfg.dataset, call.split)
+        labels = self.datasets.labels(cfg.dataset, call.split)
+        rows = self.datasets.split_indices(cfg.dataset, call.split)
+        index = {name: i for i, name in enumerate(names)}
+        picked = []
+        for i, label in enumerate(labels):
+            if label not in index:
+                continue
+            predicted = int(proba[i].argmax())
+            if call.label is not None and label != call.label:
+                continue
+            if call.predicted is not None and names[predicted] != call.predicted:
+                continue
+            picked.append((float(proba[i, predicted]), i, predicted, index[label]))
+        picked.sort(key=lambda p: (p[2] == p[3], -p[0]))  # mistakes first, surest first
+        out = [
+            P.ExampleRow(
+                index=rows[i],
+                text=texts[i][: call.max_chars],
+                label=names[true],
+                predicted=names[predicted],
+                probability=sure,
+                true_probability=float(proba[i, true]),
+            )
+            for sure, i, predicted, true in picked[: call.limit]
+        ]
+        return P.RunExamplesResult(
+            run_id=call.run_id,
+            split=call.split,
+            step=trained.step,
+            total=len(picked),
+            examples=out,
+        )
 
     # ------------------------------------------------------------- trained models
 

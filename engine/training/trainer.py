@@ -291,11 +291,13 @@ class Trainer:
         self.ctx.progress(
             loop.step, self.total_steps, f"epoch {epoch + 1}/{cfg.epochs}, loss {loss:.4f}"
         )
-        ended = self._after_step(epoch, epoch_end)
+        ended = self._after_step(epoch, epoch_end, epoch + (position + 1) / batches)
         self.mark = time.perf_counter()
         return ended
 
-    def _after_step(self, epoch: int, epoch_end: bool) -> str | None:
+    def _after_step(self, epoch: int, epoch_end: bool, progress: float) -> str | None:
+        """Evaluate and checkpoint when due; progress is the epoch reached (1.0: the first
+        epoch done), which the evaluation is recorded at, as the steps are."""
         cfg = self.config
         step = self.loop.step
         improved = stop = False
@@ -303,7 +305,7 @@ class Trainer:
             epoch_end and epoch + 1 >= cfg.epochs
         )
         if self.validation.due(step, last, epoch_end):
-            improved, stop = self.validation.run(self.loop, self.result, epoch)
+            improved, stop = self.validation.run(self.loop, self.result, progress)
         due_ckpt = (
             improved
             or (cfg.checkpoint_every > 0 and step % cfg.checkpoint_every == 0)

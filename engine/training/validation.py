@@ -48,7 +48,7 @@ class Validation:
             (every > 0 and step % every == 0) or (every == 0 and epoch_end) or last
         )
 
-    def run(self, loop: LoopState, result: TrainResult, epoch: int) -> tuple[bool, bool]:
+    def run(self, loop: LoopState, result: TrainResult, epoch: float) -> tuple[bool, bool]:
         """Evaluate now: (improved, early stop now). The evaluation goes to result.evals and to
         the callbacks; an improvement becomes result's best."""
         cfg = self.config

@@ -173,7 +173,11 @@ async def test_every_call_gets_its_declared_result(spec: Spec, tmp_path: Path) -
     )
     await spec.ok(P.RunExport(run_id=run.run_id, path=str(tmp_path / "exported")))
     await spec.ok(P.VectorFromRun(run_id=run.run_id, name="spec-run-vec"))
-    await spec.reply(P.RunResume(run_id=run.run_id))  # a finished run: typed either way
+    cell = await spec.ok(P.RunExamples(run_id=run.run_id, split="validation", limit=3))
+    assert len(cell.examples) == min(3, cell.total) and cell.step > 0
+    await spec.ok(P.RunRename(run_id=run.run_id, name="spec-renamed"))
+    await spec.ok(P.RunDelete(run_id=run.run_id))
+    await spec.reply(P.RunResume(run_id=run.run_id))  # a deleted run: a typed not_found
     await spec.ok(P.VectorDelete(name="spec-vec"))
     await spec.ok(P.DatasetDelete(name="spec-data"))
 
@@ -192,6 +196,9 @@ async def test_every_call_gets_its_declared_result(spec: Spec, tmp_path: Path) -
         ("runs", run.run_id, "added"),
         ("models", run.run_id, "updated"),  # a trained model: it has checkpoints
         ("vectors", "spec-run-vec", "added"),
+        ("runs", run.run_id, "updated"),  # renamed
+        ("runs", run.run_id, "deleted"),
+        ("models", run.run_id, "deleted"),
         ("vectors", "spec-vec", "deleted"),
         ("datasets", "spec-data", "deleted"),
     ]

@@ -1,4 +1,5 @@
-"""`workbench train CONFIG.toml [--follow]` and `workbench runs list|show|stop|resume|export`."""
+"""`workbench train CONFIG.toml [--follow]` and `workbench runs list|show|stop|pause|continue|
+checkpoint|resume|rename|delete|examples|export`."""
 
 from __future__ import annotations
 
@@ -22,9 +23,33 @@ METRIC_LINE = "training.metric"  # the type of a metric point's JSON line
 MAX_CONFIG = 1024 * 1024
 
 
+RUN_COLUMNS = ["id", "name", "arch", "dataset", "state", "step", "best val", "test", "trained"]
+
+
+def duration(seconds: float) -> str:
+    """12 s, 4 m 05 s, 2 h 03 m."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} m {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} m"
+
+
 def _run_row(r: P.RunInfo) -> list[Any]:
     best = f"{r.metric} {r.best:.4f}" if r.best is not None else "-"
-    return [r.run_id, r.name, r.arch, r.dataset, r.state, f"{r.step:,}/{r.total_steps:,}", best]
+    test = f"{r.metric} {r.test[r.metric]:.4f}" if r.metric in r.test else "-"
+    return [
+        r.run_id,
+        r.name,
+        r.arch,
+        r.dataset,
+        r.state,
+        f"{r.step:,}/{r.total_steps:,}",
+        best,
+        test,
+        duration(r.active) if r.active else "-",
+    ]
 
 
 async def follow(client: EngineClient, run_id: str, as_json: bool) -> P.RunInfo:
@@ -146,40 +171,66 @@ def cmd_runs(args: argparse.Namespace) -> int:
             if args.json:
                 emit_json(res.runs)
             else:
-                out.print(
-                    table(
-                        "runs",
-                        ["id", "name", "arch", "dataset", "state", "step", "best"],
-                        [_run_row(r) for r in res.runs],
-                    )
-                )
+                out.print(table("runs", RUN_COLUMNS, [_run_row(r) for r in res.runs]))
             return 0
         if args.action == "show":
             hist = await client.ask(P.RunShow(run_id=args.run_id))
             if args.json:
                 emit_json(hist)
                 return 0
-            out.print(
-                table(
-                    "run",
-                    ["id", "name", "arch", "dataset", "state", "step", "best"],
-                    [_run_row(hist.run)],
-                )
-            )
+            r = hist.run
+            out.print(table("run", RUN_COLUMNS, [_run_row(r)]))
+            if r.summary:
+                out.print(f"settings: {r.summary}")
+            if r.started:
+                wall = (r.ended or r.resumed) - r.started
+                out.print(f"trained {duration(r.active)} of {duration(max(wall, 0))} wall time")
             for name, pts in sorted(hist.series.items()):
                 if pts and name != "epoch":
                     out.print(
                         f"{name}: {len(pts)} points, last {pts[-1][1]:.4g} at step {pts[-1][0]:,}"
                     )
-            if hist.evals:
-                last = hist.evals[-1]
+            validation = [e for e in hist.evals if e.split != "test"]
+            if validation:
+                last = validation[-1]
                 out.print(
-                    "last evaluation: " + ", ".join(f"{k} {v:.4f}" for k, v in last.metrics.items())
+                    f"last evaluation (step {last.step:,}): "
+                    + ", ".join(f"{k} {v:.4f}" for k, v in last.metrics.items())
+                )
+            if r.test:
+                out.print(
+                    f"test (best checkpoint, step {r.test_step:,}): "
+                    + ", ".join(f"{k} {v:.4f}" for k, v in r.test.items())
                 )
             if args.follow:
                 await follow(client, args.run_id, False)
             return 0
-        if args.action == "export":
+        if args.action == "examples":
+            cell = await client.ask(
+                P.RunExamples(
+                    run_id=args.run_id,
+                    split=args.split,
+                    label=args.label,
+                    predicted=args.predicted,
+                    limit=args.limit,
+                )
+            )
+            if args.json:
+                emit_json(cell)
+                return 0
+            rows = [
+                [e.index, e.label, e.predicted, f"{e.probability:.3f}", e.text.replace("\n", " ")]
+                for e in cell.examples
+            ]
+            title = f"{cell.total:,} examples of {cell.split} (checkpoint at step {cell.step:,})"
+            out.print(table(title, ["row", "label", "predicted", "p", "text"], rows))
+            return 0
+        if args.action == "rename":
+            renamed = await client.ask(P.RunRename(run_id=args.run_id, name=args.name))
+            res = P.Ok(message=f"run {renamed.run.run_id} is now '{renamed.run.name}'")
+        elif args.action == "delete":
+            res = await client.ask(P.RunDelete(run_id=args.run_id))
+        elif args.action == "export":
             res = await client.ask(P.RunExport(run_id=args.run_id, path=absolute_path(args.path)))
         elif args.action == "resume":
             started = await client.ask(P.RunResume(run_id=args.run_id))
@@ -211,7 +262,9 @@ def add_parser(sub: Any) -> None:
     tr.add_argument("--name", help="a name for the run (default: from the file)")
     tr.add_argument("--follow", action="store_true", help="print progress until the run ends")
     tr.set_defaults(handler=cmd_train)
-    rs = sub.add_parser("runs", help="list, show, stop, resume or export training runs")
+    rs = sub.add_parser(
+        "runs", help="list, show, control, resume, rename, delete or export training runs"
+    )
     rsub = rs.add_subparsers(dest="action", required=True)
     with_json(rsub.add_parser("list"))
     for action in ("show", "stop", "pause", "continue", "checkpoint", "resume"):
@@ -219,6 +272,19 @@ def add_parser(sub: Any) -> None:
         p.add_argument("run_id")
         if action in ("show", "resume"):
             p.add_argument("--follow", action="store_true")
+    rn = with_json(rsub.add_parser("rename", help="give a run a new name"))
+    rn.add_argument("run_id")
+    rn.add_argument("name")
+    dl = with_json(rsub.add_parser("delete", help="delete a run, its checkpoints and history"))
+    dl.add_argument("run_id")
+    eg = with_json(
+        rsub.add_parser("examples", help="a split's examples by true and predicted label")
+    )
+    eg.add_argument("run_id")
+    eg.add_argument("--split", default="validation")
+    eg.add_argument("--label", help="the true label (default: any)")
+    eg.add_argument("--predicted", help="the predicted label (default: any)")
+    eg.add_argument("--limit", type=int, default=20)
     ex = with_json(rsub.add_parser("export", help="a Hugging Face folder, usable with pipeline()"))
     ex.add_argument("run_id")
     ex.add_argument("path")
