@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.dom import DOMNode
@@ -25,10 +26,12 @@ from screens.tokenizers import TokenizerScreen
 from screens.training import TrainingScreen
 from workbench.engine.catalog import Catalog
 from workbench.engine.endpoint import Endpoint, endpoint_for
-from workbench.engine.link import EngineLink, LinkState
+from workbench.engine.link import STOPPED, EngineLink, LinkState
 from workbench.keys import keymap_path, load_keymap
-from workbench.widgets.base import WorkbenchScreen
+from workbench.widgets.base import WorkbenchScreen, is_text_entry
+from workbench.widgets.engine_stopped import EngineStoppedScreen
 from workbench.widgets.help import HelpScreen, binding_rows
+from workbench.widgets.jobs import JobsScreen
 
 R = TypeVar("R")
 E = TypeVar("E")
@@ -56,6 +59,12 @@ class WorkbenchApp(App[int]):
         ],
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("J", "jobs", "Jobs", id="app.jobs"),
+        # list movement: the same four keys in every list and table (no screen binds them)
+        Binding("j", "nav('down')", "Down", show=False, id="app.nav.down"),
+        Binding("k", "nav('up')", "Up", show=False, id="app.nav.up"),
+        Binding("g", "nav('first')", "First", show=False, id="app.nav.first"),
+        Binding("G", "nav('last')", "Last", show=False, id="app.nav.last"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_anywhere"),
     ]
 
@@ -66,7 +75,10 @@ class WorkbenchApp(App[int]):
         self.catalog_refreshed: Signal[str] = Signal(self, "catalog-refreshed")
         self._signals: dict[type, Signal[Any]] = {}
         self.link = EngineLink(
-            self.endpoint, on_ready=self._on_engine_ready, on_lost=self._on_engine_lost
+            self.endpoint,
+            on_ready=self._on_engine_ready,
+            on_lost=self._on_engine_lost,
+            on_stopped=self._on_engine_stopped,
         )
         self._catalog = Catalog(self.link.ask)
         self._catalog.listen(self.catalog_refreshed.publish)
@@ -97,7 +109,70 @@ class WorkbenchApp(App[int]):
         self.engine_ready.publish(restarted)
 
     def _on_engine_lost(self, reason: str) -> None:
+        if reason == STOPPED:
+            return  # said by the stopped dialog
         self.notify(f"{reason}; reconnecting", title="engine lost", severity="error", timeout=6)
+
+    def _on_engine_stopped(self) -> None:
+        def chosen(choice: str | None) -> None:
+            if choice == "start":
+                self.link.start_engine()
+            elif choice == "quit":
+                self.exit(0)
+
+        if not isinstance(self.screen, EngineStoppedScreen):
+            self.push_screen(EngineStoppedScreen(), chosen)
+
+    # ------------------------------------------------------------- keys
+
+    async def on_event(self, event: events.Event) -> None:
+        """esc leaves a text box at once, so the next key is a command; and an esc that came
+        with the next key in one read (tmux, a slow link: Textual reads alt+key) is that esc,
+        then that key."""
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            key, char = event.key, event.character
+            if key.startswith("alt+") and char and len(char) == 1 and char.isalnum():
+                if not self._binds(key):
+                    await self._escape()
+                    await super().on_event(events.Key(char, char))
+                    return
+            if key == "escape" and await self._escape(only_text=True):
+                return
+        await super().on_event(event)
+
+    def _binds(self, key: str) -> bool:
+        return any(key in b.key.split(",") for b in self.BINDINGS if isinstance(b, Binding))
+
+    async def _escape(self, only_text: bool = False) -> bool:
+        """What esc does, done now: leave a text box (command mode), else (unless only_text)
+        the esc key itself. True when a text box was left."""
+        screen = self.screen
+        if isinstance(screen, WorkbenchScreen) and is_text_entry(screen.focused):
+            return screen.leave_text()
+        if not only_text:
+            await super().on_event(events.Key("escape", "\x1b"))
+        return False
+
+    def action_nav(self, where: str) -> None:
+        """j/k/g/G in the focused list, table, tree or scrolling pane."""
+        widget = self.focused
+        if widget is None:
+            return
+        names = {
+            "down": ("action_cursor_down", "action_scroll_down"),
+            "up": ("action_cursor_up", "action_scroll_up"),
+            "first": ("action_first", "action_scroll_top", "action_scroll_home"),
+            "last": ("action_last", "action_scroll_bottom", "action_scroll_end"),
+        }[where]
+        for name in names:
+            method = getattr(widget, name, None)
+            if callable(method):
+                method()
+                return
+
+    def action_jobs(self) -> None:
+        if not isinstance(self.screen, JobsScreen):
+            self.push_screen(JobsScreen())
 
     # ------------------------------------------------------------- the Shell
 
@@ -160,7 +235,9 @@ class WorkbenchApp(App[int]):
         note = (
             f"Remap any key by its id in {keymap_path()}, e.g.\n"
             '[keys]\n"app.quit" = "ctrl+q"\n'
-            "ctrl+p opens the command palette. Escape leaves a text box."
+            "ctrl+p opens the command palette. / e or enter on a field starts typing; esc "
+            "leaves a text box (the status bar says COMMAND or TEXT). j k g G move in any "
+            "list; tab moves between panes (the focused one is marked ▌)."
         )
         self.push_screen(HelpScreen(binding_rows(sources, self.keymap), note))  # type: ignore[arg-type]
 

@@ -46,6 +46,7 @@ class Job:
         self.total = 0.0
         self.message = ""
         self.started = time.time()
+        self.ended = 0.0
         self.error: P.ErrorInfo | None = None
         self.result: P.Result | None = None
         self.dirty = True
@@ -95,6 +96,7 @@ class Job:
             total=self.total,
             message=self.message,
             started=self.started,
+            ended=self.ended,
         )
 
 
@@ -176,6 +178,7 @@ class JobManager:
                 on_done(job)
             except Exception:
                 log.exception("job %s: completion hook failed", job.id)
+        job.ended = time.time()
         job.dirty = True
         log.info("job %s ended: %s", job.id, job.state)
         try:

@@ -102,3 +102,23 @@ def stream_events(_: SystemService, call: P.StreamEvents) -> JobWork:
         return P.Ok(message=f"{total} events")
 
     return run
+
+
+LOG_TAIL_BYTES = 1 << 20  # the most of the log's end read for EngineLog
+
+
+@calls.on(P.EngineLog)
+def engine_log(system: SystemService, call: P.EngineLog) -> P.LogTail:
+    within("lines", call.lines, 1, 2000)
+    path = system.home.log
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - LOG_TAIL_BYTES))
+            data = f.read()
+    except FileNotFoundError:
+        return P.LogTail(path=str(path), lines=[], size=0)
+    lines = data.decode("utf-8", "replace").splitlines()
+    if size > LOG_TAIL_BYTES:
+        lines = lines[1:]  # the first may be cut
+    return P.LogTail(path=str(path), lines=lines[-call.lines :], size=size)

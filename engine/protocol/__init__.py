@@ -74,12 +74,14 @@ from engine.protocol.system import (
     CatalogKind,
     DeviceInfo,
     DeviceUpdate,
+    EngineLog,
     JobInfo,
     JobList,
     JobLog,
     JobProgress,
     Jobs,
     JobState,
+    LogTail,
     Ping,
     Pong,
     Shutdown,
@@ -153,6 +155,7 @@ Call = (
     | StreamEvents
     | Cancel
     | Jobs
+    | EngineLog
     # datasets
     | DatasetList
     | DatasetShow
@@ -205,6 +208,7 @@ Result = (
     | StatusResult
     | JobStarted
     | JobList
+    | LogTail
     # datasets
     | DatasetListResult
     | DatasetResult
@@ -311,6 +315,7 @@ __all__ = [
     "Encode",
     "EncodeResult",
     "EngineFrame",
+    "EngineLog",
     "ErrorInfo",
     "EvalReport",
     "Event",
@@ -333,6 +338,7 @@ __all__ = [
     "Jobs",
     "LabelSplitCounts",
     "LayerRow",
+    "LogTail",
     "MetricPoint",
     "Neighbour",
     "Neighbours",

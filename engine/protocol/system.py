@@ -29,7 +29,8 @@ class JobInfo(Base):
     done: float = 0.0
     total: float = 0.0
     message: str = ""
-    started: float = 0.0  # unix time
+    started: float = 0.0  # unix time: queued, then set again when it starts running
+    ended: float = 0.0  # unix time (0 while it has not ended)
 
 
 # --------------------------------------------------------------------- results
@@ -55,6 +56,12 @@ class StatusResult(Base, tag="system.state"):
 
 class JobList(Base, tag="jobs.listing"):
     jobs: list[JobInfo]
+
+
+class LogTail(Base, tag="system.log_lines"):
+    path: str  # the engine's log file, on the engine's machine
+    lines: list[str]  # its last lines, oldest first
+    size: int  # bytes in the file
 
 
 # --------------------------------------------------------------------- calls
@@ -86,6 +93,12 @@ class Cancel(Returns[Ok], tag="jobs.cancel"):
 
 class Jobs(Returns[JobList], tag="jobs.list"):
     pass
+
+
+class EngineLog(Returns[LogTail], tag="system.log"):
+    """The last lines of the engine's log (1 to 2000), for an app far from its files."""
+
+    lines: int = 200
 
 
 # --------------------------------------------------------------------- events

@@ -118,6 +118,7 @@ async def test_every_call_gets_its_declared_result(spec: Spec, tmp_path: Path) -
     assert (await spec.ok(P.Ping(payload=b"x"))).payload == b"x"
     await spec.ok(P.Status())
     await spec.ok(P.Jobs())
+    assert (await spec.ok(P.EngineLog(lines=5))).size > 0
     assert isinstance(await spec.reply(P.Cancel(job_id="j-none")), P.ErrorInfo)
     await spec.job(P.StreamEvents(rate=200, seconds=0.05))
 

@@ -19,7 +19,8 @@ from workbench.engine.endpoint import Endpoint
 
 R = TypeVar("R")
 E = TypeVar("E")
-LinkStatus = Literal["starting", "connected", "reconnecting", "failed"]
+LinkStatus = Literal["starting", "connected", "reconnecting", "failed", "stopped"]
+STOPPED = "engine stopped"  # the goodbye of an engine stopped on purpose (workbench engine stop)
 
 
 @dataclass
@@ -44,6 +45,7 @@ class EngineLink:
         endpoint: Endpoint,
         on_ready: Callable[[bool], None],
         on_lost: Callable[[str], None],
+        on_stopped: Callable[[], None] = lambda: None,
     ) -> None:
         self.endpoint = endpoint
         self.state = LinkState()
@@ -51,7 +53,9 @@ class EngineLink:
         self.client.subscribe(self._on_events)
         self._on_ready = on_ready
         self._on_lost = on_lost
+        self._on_stopped = on_stopped
         self._lost = asyncio.Event()
+        self._start = asyncio.Event()  # the user asked to start a stopped engine
         self._subscribers: dict[type, list[Callable[[Any], None]]] = {}
 
     def subscribe(self, kind: type[E], callback: Callable[[E], None]) -> Callable[[], None]:
@@ -60,12 +64,39 @@ class EngineLink:
         found.append(callback)
         return lambda: found.remove(callback) if callback in found else None
 
+    def start_engine(self) -> None:
+        """Start the engine again after it was stopped on purpose."""
+        self._start.set()
+
+    async def _while_stopped(self) -> None:
+        """An engine stopped on purpose is not started behind the user's back: wait until
+        they ask (start_engine) or another client starts one (checked each second)."""
+        self.state.status = "stopped"
+        self.state.message = "the engine was stopped"
+        self._start.clear()
+        self._on_stopped()
+        while not self._start.is_set():
+            try:
+                await asyncio.wait_for(self._start.wait(), timeout=1.0)
+            except TimeoutError:
+                try:
+                    await self.client.connect(start=False, timeout=2)
+                    return
+                except EngineError:
+                    continue
+        self.state.status = "starting"
+        self.state.message = "starting engine"
+
     async def run(self) -> None:
-        """Connect, and reconnect (starting a new local engine) whenever the link drops."""
+        """Connect, and reconnect (starting a new local engine) whenever the link drops,
+        unless the engine was stopped on purpose (then the user decides)."""
         delay = 0.1
         while True:
             try:
-                welcome = await self.client.connect(start=True, timeout=60)
+                if not self.client.connected:
+                    await self.client.connect(start=True, timeout=60)
+                welcome = self.client.welcome
+                assert welcome is not None
             except EngineError as exc:
                 self.state.status = "failed"
                 self.state.message = str(exc)
@@ -91,6 +122,9 @@ class EngineLink:
                 pass
             self._on_ready(restarted)
             await self._lost.wait()
+            if self.state.message == STOPPED:
+                await self._while_stopped()
+                continue
             self.state.status = "reconnecting"
             await asyncio.sleep(0.2)
 

@@ -14,6 +14,7 @@ _STATE_STYLE = {
     "connected": ("●", "green", "engine"),
     "reconnecting": ("◌", "yellow", "reconnecting"),
     "failed": ("✖", "red", "engine failed"),
+    "stopped": ("■", "red", "engine stopped (s in its dialog starts it)"),
 }
 
 
@@ -21,10 +22,14 @@ def _gib(n: int) -> str:
     return f"{n / 2**30:.1f}"
 
 
-def render_status(state: LinkState, width: int = 80) -> Text:
-    """The status line for a link state (pure: the tests call it)."""
+def render_status(state: LinkState, width: int = 80, mode: str = "") -> Text:
+    """The status line for a link state and the screen's keyboard mode (pure: the tests call
+    it). The device's load shows only while a job runs, so an idle app's line stays still."""
     glyph, colour, label = _STATE_STYLE[state.status]
     text = Text()
+    if mode:
+        text.append(f"{mode} ", style="bold reverse" if mode.startswith("TEXT") else "bold")
+        text.append("│ ", style="dim")
     text.append(f"{glyph} ", style=colour)
     if state.status == "connected" and time.time() - state.restarted_at < 10:
         text.append("engine restarted", style="bold yellow")
@@ -33,6 +38,7 @@ def render_status(state: LinkState, width: int = 80) -> Text:
     else:
         text.append(label, style=colour)
     dev = state.device
+    jobs = [j for j in state.jobs.values() if j.state in ("queued", "running")]
     if dev is not None and state.status == "connected":
         text.append(" │ ", style="dim")
         if dev.kind == "unknown":
@@ -41,15 +47,16 @@ def render_status(state: LinkState, width: int = 80) -> Text:
             text.append(dev.kind.upper(), style="bold")
         if dev.memory_total:
             text.append(f" {_gib(dev.memory_used)}/{_gib(dev.memory_total)}G")
-        if dev.utilisation is not None:
+        if dev.utilisation is not None and jobs:
             text.append(f" {dev.utilisation:.0f}%")
-    jobs = [j for j in state.jobs.values() if j.state in ("queued", "running")]
     for job in jobs[:2]:
         text.append(" │ ", style="dim")
         pct = f" {100 * job.done / job.total:.0f}%" if job.total > 0 else ""
         text.append(f"{job.title}{pct}", style="cyan")
     if len(jobs) > 2:
         text.append(f" +{len(jobs) - 2} jobs", style="cyan")
+    if jobs:
+        text.append("  J jobs", style="dim")
     text.truncate(width, overflow="ellipsis")
     return text
 
@@ -65,10 +72,19 @@ class StatusBar(Static):
         super().__init__("", id="status-bar")
         self._state = state
         self._interval = interval
+        self._shown: tuple[str, tuple[object, ...]] | None = None
 
     def on_mount(self) -> None:
         self.refresh_status()
         self.set_interval(self._interval, self.refresh_status)
 
     def refresh_status(self) -> None:
-        self.update(render_status(self._state, max(self.size.width - 2, 20)))
+        screen = self.screen
+        mode_label = getattr(screen, "mode_label", None)
+        mode = mode_label() if callable(mode_label) else ""
+        text = render_status(self._state, max(self.size.width - 2, 20), mode)
+        shown = (text.plain, tuple(text.spans))
+        if shown == self._shown:
+            return  # unchanged: an idle app writes nothing to the terminal
+        self._shown = shown
+        self.update(text)
