@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +17,9 @@ from workbench.engine.client import EngineClient
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# the app's view state and key map live in the config dir: never the user's own in tests
+os.environ["XDG_CONFIG_HOME"] = _CONFIG = tempfile.mkdtemp(prefix="wb-test-config-")
+atexit.register(shutil.rmtree, _CONFIG, True)
 
 
 @pytest.fixture

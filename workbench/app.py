@@ -28,6 +28,7 @@ from workbench.engine.catalog import Catalog
 from workbench.engine.endpoint import Endpoint, endpoint_for
 from workbench.engine.link import STOPPED, EngineLink, LinkState
 from workbench.keys import keymap_path, load_keymap
+from workbench.viewstate import ViewState, view_state_path
 from workbench.widgets.base import WorkbenchScreen, is_text_entry
 from workbench.widgets.engine_stopped import EngineStoppedScreen
 from workbench.widgets.help import HelpScreen, binding_rows
@@ -84,12 +85,16 @@ class WorkbenchApp(App[int]):
         self._catalog.listen(self.catalog_refreshed.publish)
         self.link.subscribe(P.CatalogChanged, self._catalog.changed)
         self.keymap, self._keymap_problem = load_keymap()
+        self._view_state = ViewState(view_state_path(self.endpoint.describe()))
 
     def on_mount(self) -> None:
         if self.keymap:
             self.set_keymap(self.keymap)
         if self._keymap_problem:
             self.notify(self._keymap_problem, severity="warning", timeout=10)
+        if self._view_state.problem:
+            self.notify(self._view_state.problem, severity="warning", timeout=10)
+        self.set_interval(2.0, self._view_state.save)  # what set() held back; idle: nothing
         self.switch_mode("datasets")
         # paint first: starting an engine competes with the first frame for the CPU
         self.call_after_refresh(self._start_link)
@@ -187,6 +192,13 @@ class WorkbenchApp(App[int]):
     @property
     def connected(self) -> bool:
         return self.link.state.status == "connected"
+
+    @property
+    def view_state(self) -> ViewState:
+        return self._view_state
+
+    def on_unmount(self) -> None:
+        self._view_state.save()
 
     async def ask(self, call: P.Returns[R], timeout: float | None = 120.0) -> R:
         return await self.link.ask(call, timeout)

@@ -14,6 +14,7 @@ from textual.screen import Screen
 from engine import protocol as P
 from workbench.engine.catalog import Catalog
 from workbench.engine.link import LinkState
+from workbench.viewstate import ViewState
 
 R = TypeVar("R")
 E = TypeVar("E")
@@ -35,6 +36,11 @@ class Shell(Protocol):
 
     @property
     def connected(self) -> bool: ...
+
+    @property
+    def view_state(self) -> ViewState:
+        """How the user left the screens (get/set JSON values), kept across restarts."""
+        ...
 
     async def ask(self, call: P.Returns[R], timeout: float | None = 120.0) -> R:
         """The call's one result; EngineError when the engine refuses it or is gone."""
