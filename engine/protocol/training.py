@@ -4,7 +4,8 @@ check of a configuration with the model it would build)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from engine.protocol.base import Base, Ok, Returns
 from engine.protocol.embeddings import VectorSourceResult
@@ -60,6 +61,25 @@ class SettingSpec(Base):
     choices: list[str] = []
     optional: bool = False  # may be left empty (no value in the TOML)
     help: str = ""
+    # when it applies: each named setting must hold one of the values (a name alone is in the
+    # same section; "data.validation_split" names another; "*" is any value that is set), e.g.
+    # {"optimizer": ["sgd"]}. A setting that does not apply is not shown and not written.
+    applies_when: dict[str, list[str]] = {}
+
+    def applies(self, section: str, values: Mapping[str, Any]) -> bool:
+        """Whether this setting of section ("model", "train") applies among values, keyed
+        "section.name" (a bool is "true"/"false", an unset value "")."""
+        for name, allowed in self.applies_when.items():
+            value = values.get(name if "." in name else f"{section}.{name}")
+            if value in (None, ""):
+                text = ""
+            elif isinstance(value, bool):
+                text = "true" if value else "false"
+            else:
+                text = str(value)
+            if text not in allowed and not ("*" in allowed and text):
+                return False
+        return True
 
 
 class ArchitectureInfo(Base):
@@ -83,11 +103,13 @@ class LayerRow(Base, array_like=True):
 
 
 class FieldProblem(Base):
-    """Why one field of a run configuration cannot work."""
+    """Why one field of a run configuration cannot work (a problem), or why its value is
+    probably not what was meant (a warning: the run may still start)."""
 
     field: str  # "data.dataset", "model.embed_dim", "train.lr"; "" for the whole file
     message: str
     hint: str = ""
+    usual: str = ""  # a warning's usual range, in words: "1e-06 to 0.03"
 
 
 class EvalReport(Base):
@@ -149,6 +171,7 @@ class RunPlanResult(Base, tag="training.planned"):
     """What a configuration would build: problems per field, or the model and its costs."""
 
     problems: list[FieldProblem] = []
+    warnings: list[FieldProblem] = []  # values far from the usual ones: starting is allowed
     layers: list[LayerRow] = []
     trainable: int = 0
     frozen: int = 0

@@ -11,6 +11,8 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+import msgspec
+
 from engine.core import settings
 from engine.core.errors import EngineError
 
@@ -265,9 +267,26 @@ TRAIN_CHOICES = {
 }
 
 
+# When a setting does the trainer any good (SettingSpec.applies_when): SGD's momentum is not
+# read by AdamW; with no validation split nothing is evaluated, so no metric picks a best
+# checkpoint and nothing stops early. Warmup is kept for every schedule: "constant" warms up
+# too, then holds the rate (engine.training.optim.lr_factor).
+TRAIN_APPLIES: dict[str, dict[str, list[str]]] = {
+    "momentum": {"optimizer": ["sgd"]},
+    "metric": {"data.validation_split": ["*"]},
+    "eval_every": {"data.validation_split": ["*"]},
+    "early_stopping_patience": {"data.validation_split": ["*"]},
+}
+
+
 def train_specs() -> list[Any]:
-    """The [train] settings as form fields."""
-    return settings.specs(TrainConfig, TRAIN_HELP, TRAIN_CHOICES)
+    """The [train] settings as form fields, each saying when it applies."""
+    return [
+        msgspec.structs.replace(s, applies_when=TRAIN_APPLIES[s.name])
+        if s.name in TRAIN_APPLIES
+        else s
+        for s in settings.specs(TrainConfig, TRAIN_HELP, TRAIN_CHOICES)
+    ]
 
 
 def device_precisions(device_type: str) -> list[str]:

@@ -2,24 +2,29 @@
 build: the layer tree, parameter counts, memory for one training step.
 
 Each field is checked on its own first, so a problem is reported against the field that has
-it, then the fields together (d_model and num_heads, say). Built models are cached by what
-shapes them, so changing the batch size or the learning rate never rebuilds one.
+it, then the fields together (d_model and num_heads, say). Values that work but are far from
+the usual ones (lr = 5 for AdamW, dropout 0.99) come back as warnings: the run may still start.
+Built models are cached by what shapes them, so changing the batch size or the learning rate
+never rebuilds one.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import threading
+import tomllib
 import typing
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine import protocol as P
 from engine.core.device import best_device, free_memory
 from engine.core.errors import EngineError
 from engine.models import service as models
-from engine.training.config import RunConfig, TrainConfig
+from engine.training.config import RunConfig, TrainConfig, train_specs
 
 if TYPE_CHECKING:
     from engine.training.checks import ConfigChecks
@@ -137,6 +142,12 @@ class Planner:
                     )
                 elif key == "data.train_split":
                     out.train_rows = rows
+        test_rows: int | None = None
+        if has_data and cfg.test_split:
+            try:
+                test_rows = datasets.split_rows(cfg.dataset, cfg.test_split)
+            except EngineError:
+                test_rows = None  # no such split: a warning, not a problem (it is optional)
         tok = None
         try:
             self.checks.tokenizers.info(cfg.tokenizer)
@@ -221,6 +232,18 @@ class Planner:
         out.problems = problems
         if out.train_rows and out.batch_size:
             out.steps_per_epoch = -(-out.train_rows // out.batch_size)
+        if spec is not None:
+            facts = PlanFacts(
+                trained_by=spec.trained_by,
+                pretrained=spec.pretrained_tokenizer,
+                train_rows=out.train_rows,
+                steps_per_epoch=out.steps_per_epoch,
+                model_max_len=getattr(model_cfg, "max_len", None),
+                test_rows=test_rows,
+                test_split_set="test_split" in tomllib.loads(config_toml).get("data", {}),
+            )
+            wrong = {p.field for p in problems}
+            out.warnings = [w for w in usual_warnings(cfg, facts) if w.field not in wrong]
         return out
 
     def _describe(
@@ -285,3 +308,223 @@ class Planner:
                 f" has free ({_gib(free)})",
                 hint="use smaller sizes, a smaller batch size or max length, or bf16",
             )
+
+
+# ----------------------------------------------------------------- warnings
+
+
+@dataclass(frozen=True)
+class Usual:
+    """A setting's usual range, and why a value outside it is probably not what was meant."""
+
+    low: float
+    high: float
+    too_low: str = ""  # "" : a low value is never warned about
+    too_high: str = ""
+    off: float | None = None  # the value that turns the setting off (never warned about)
+
+
+WIDTH = Usual(4, 4096, "very narrow: it can hold little", "very wide: slow and memory-hungry", 0)
+MODEL_USUAL: dict[str, Usual] = {
+    "dropout": Usual(0, 0.7, "", "zeroes most activations while training: little gets through"),
+    "embed_dim": WIDTH,
+    "hidden_size": WIDTH,
+    "d_model": WIDTH,
+    "ff_size": WIDTH,
+    "channels": WIDTH,
+    "attention_size": WIDTH,
+    "num_layers": Usual(1, 24, "", "very deep: slow, and hard to train from scratch"),
+    "num_heads": Usual(1, 32, "", "many heads, each very narrow"),
+    "kernel_sizes": Usual(1, 15, "", "a convolution this wide sees most of a short text at once"),
+    "C": Usual(1e-4, 1e4, "regularises so strongly it barely fits", "hardly regularised"),
+}
+LR_HIGH = "a rate this high usually makes the loss blow up (NaN) or jump about"
+LR_LOW = "so low the model barely moves in the steps it has"
+
+
+def train_usual(name: str, optimizer: str, pretrained: bool) -> tuple[Usual, str] | None:
+    """The usual range of a [train] setting, and what it depends on ("for AdamW")."""
+    opt = "SGD" if optimizer == "sgd" else "AdamW"
+    if name == "lr":
+        if optimizer == "sgd":
+            return Usual(1e-4, 1.0, LR_LOW, LR_HIGH), "for SGD"
+        if pretrained:
+            high = "a rate this high usually wrecks the pretrained weights"
+            return Usual(1e-6, 5e-4, LR_LOW, high), "for fine-tuning with AdamW"
+        return Usual(1e-6, 3e-2, LR_LOW, LR_HIGH), "for AdamW"
+    if name == "weight_decay":
+        strong = "decay this strong pulls weights to 0 faster than they learn"
+        return Usual(0, 0.05 if optimizer == "sgd" else 0.3, "", strong), f"for {opt}"
+    fixed = {
+        "batch_size": Usual(1, 4096, "", "a batch this large needs a lot of memory"),
+        "epochs": Usual(1, 500, "", "that many passes take very long and overfit"),
+        "momentum": Usual(0, 0.99, "", "momentum this close to 1 makes SGD overshoot"),
+        "warmup_ratio": Usual(0, 0.3, "", "most of the run is spent warming up"),
+        "grad_clip": Usual(0.01, math.inf, "clipping this tight makes every step tiny", "", 0),
+    }
+    return (fixed[name], "") if name in fixed else None
+
+
+def _num(value: float) -> str:
+    if float(value).is_integer() and abs(value) >= 1000:
+        return f"{int(value):,}"
+    return f"{value:g}"
+
+
+def _usual_text(usual: Usual) -> str:
+    if usual.high == math.inf:
+        return f"{_num(usual.low)} or more" + (
+            f" ({_num(usual.off)}: off)" if usual.off == 0 else ""
+        )
+    return f"{_num(usual.low)} to {_num(usual.high)}"
+
+
+def _outside(field: str, value: Any, usual: Usual, scope: str = "") -> P.FieldProblem | None:
+    """A warning when a number (or each of a list of them) is outside its usual range."""
+    numbers = value if isinstance(value, list | tuple) else [value]
+    if not numbers or any(isinstance(v, bool) or not isinstance(v, int | float) for v in numbers):
+        return None  # wrong types are problems, found elsewhere
+    scope = f" {scope}" if scope else ""
+    for v in numbers:
+        if not math.isfinite(v) or v == usual.off:
+            continue
+        if v > usual.high and usual.too_high:
+            return P.FieldProblem(
+                field,
+                f"{_num(v)} is above the usual range{scope}",
+                usual.too_high,
+                _usual_text(usual),
+            )
+        if v < usual.low and usual.too_low:
+            return P.FieldProblem(
+                field,
+                f"{_num(v)} is below the usual range{scope}",
+                usual.too_low,
+                _usual_text(usual),
+            )
+    return None
+
+
+@dataclass(frozen=True)
+class PlanFacts:
+    """What the plan found out that the warnings weigh values against."""
+
+    trained_by: str = "trainer"
+    pretrained: bool = False  # a pretrained model (fine-tuned)
+    train_rows: int = 0
+    steps_per_epoch: int = 0
+    model_max_len: int | None = None  # the longest input the model takes
+    test_rows: int | None = None  # rows in the test split; None: the dataset has no such split
+    test_split_set: bool = False  # the file names a test split (else "test" by default)
+
+
+def usual_warnings(cfg: RunConfig, facts: PlanFacts) -> list[P.FieldProblem]:
+    """Values that work but are far from the usual ones, each on its field, with the reason
+    and the usual range; settings that are set but do not apply."""
+    out: list[P.FieldProblem | None] = []
+    if cfg.max_length < 8:
+        out.append(
+            P.FieldProblem(
+                "data.max_length",
+                f"keeps only {cfg.max_length} tokens of each text",
+                "most texts are cut to a few words",
+                "8 to 8,192",
+            )
+        )
+    elif facts.model_max_len and cfg.max_length > facts.model_max_len:
+        out.append(
+            P.FieldProblem(
+                "data.max_length",
+                f"the model reads at most {facts.model_max_len} tokens (model.max_len)",
+                f"texts are cut at {facts.model_max_len}, not {cfg.max_length}",
+            )
+        )
+    out += _test_split_warnings(cfg, facts)
+    for name, value in cfg.model.items():
+        if name in MODEL_USUAL:
+            out.append(_outside(f"model.{name}", value, MODEL_USUAL[name]))
+    if facts.trained_by != "fit":
+        out += _train_warnings(cfg, facts)
+    first: dict[str, P.FieldProblem] = {}  # one warning a field: the first found
+    for w in out:
+        if w is not None:
+            first.setdefault(w.field, w)
+    return list(first.values())
+
+
+def _test_split_warnings(cfg: RunConfig, facts: PlanFacts) -> list[P.FieldProblem]:
+    split = cfg.test_split
+    if not split or not facts.test_split_set:  # the default "test" is used where it fits
+        return []
+    same = "train" if split == cfg.train_split else "validation"
+    if split in (cfg.train_split, cfg.validation_split):
+        return [
+            P.FieldProblem(
+                "data.test_split",
+                f"'{split}' is the {same} split: the run is not scored on a test split",
+                "pick a split the model neither learns from nor is chosen by, or none",
+            )
+        ]
+    if not facts.test_rows:
+        what = "has no rows in" if facts.test_rows == 0 else "has no split"
+        return [
+            P.FieldProblem(
+                "data.test_split",
+                f"'{cfg.dataset}' {what} '{split}': the run is not scored on a test split",
+                "split the dataset on screen 1 (p), or choose none",
+            )
+        ]
+    return []
+
+
+def _train_warnings(cfg: RunConfig, facts: PlanFacts) -> list[P.FieldProblem | None]:
+    values = {**TrainConfig().to_dict(), **cfg.train}
+    optimizer = str(values.get("optimizer", "adamw"))
+    keyed = {f"train.{k}": v for k, v in values.items()}
+    keyed["data.validation_split"] = cfg.validation_split
+    out: list[P.FieldProblem | None] = []
+    for spec in train_specs():
+        if spec.name in cfg.train and not spec.applies("train", keyed):
+            rule = ", ".join(f"{k} is {' or '.join(v)}" for k, v in spec.applies_when.items())
+            rule = rule.replace("is *", "is set")
+            out.append(
+                P.FieldProblem(
+                    f"train.{spec.name}",
+                    f"set but not used: {spec.name} applies only when {rule}",
+                    "leave it out of the file",
+                )
+            )
+            continue
+        found = train_usual(spec.name, optimizer, facts.pretrained)
+        if found is not None and spec.name in values:
+            out.append(_outside(f"train.{spec.name}", values[spec.name], *found))
+    rows, per_epoch = facts.train_rows, facts.steps_per_epoch
+    batch = values.get("batch_size")
+    if rows and isinstance(batch, int) and not isinstance(batch, bool) and batch > rows:
+        out.append(
+            P.FieldProblem(
+                "train.batch_size",
+                f"{_num(batch)} is more than the {rows:,} training rows",
+                "every epoch is one step of the whole split",
+                f"1 to {rows:,}",
+            )
+        )
+    epochs, max_steps = values.get("epochs"), values.get("max_steps")
+    if per_epoch and isinstance(epochs, int) and not isinstance(epochs, bool):
+        total = per_epoch * epochs
+        if isinstance(max_steps, int) and not isinstance(max_steps, bool) and max_steps > 0:
+            total = min(total, max_steps)
+        warmup = values.get("warmup_steps")
+        if isinstance(warmup, int) and not isinstance(warmup, bool) and warmup > total:
+            out.append(
+                P.FieldProblem(
+                    "train.warmup_steps",
+                    f"{_num(warmup)} is more than the run's {total:,} steps",
+                    "the rate never reaches its peak",
+                    f"0 to {total:,}",
+                )
+            )
+        many = next((w for w in out if w is not None and w.field == "train.epochs"), None)
+        if many is not None:
+            many.message += f" ({total:,} steps)"
+    return out

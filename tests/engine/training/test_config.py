@@ -6,8 +6,9 @@ import tomllib
 
 import pytest
 
+from engine import protocol as P
 from engine.core.errors import EngineError
-from engine.training.config import TrainConfig
+from engine.training.config import TrainConfig, train_specs
 
 
 def test_defaults_are_valid() -> None:
@@ -123,3 +124,30 @@ def test_higher_is_better() -> None:
     assert TrainConfig(metric="macro_f1").higher_is_better
     assert not TrainConfig(metric="loss").higher_is_better
     assert not TrainConfig(metric="perplexity").higher_is_better
+
+
+def test_train_specs_say_when_a_setting_applies() -> None:
+    specs = {s.name: s for s in train_specs()}
+    momentum = specs["momentum"]
+    assert momentum.applies_when == {"optimizer": ["sgd"]}
+    assert momentum.applies("train", {"train.optimizer": "sgd"})
+    assert not momentum.applies("train", {"train.optimizer": "adamw"})
+    # with no validation split nothing is evaluated: no metric, no early stopping
+    for name in ("metric", "early_stopping_patience", "eval_every"):
+        assert specs[name].applies("train", {"data.validation_split": "validation"}), name
+        assert not specs[name].applies("train", {"data.validation_split": None}), name
+        assert not specs[name].applies("train", {"data.validation_split": ""}), name
+    # warmup is kept for every schedule: "constant" warms up too, then holds the rate
+    assert specs["warmup_steps"].applies_when == {} and specs["warmup_ratio"].applies_when == {}
+    assert specs["lr"].applies("train", {})
+
+
+def test_applies_reads_bools_and_unset_values() -> None:
+    spec = P.SettingSpec(name="x", kind="int", applies_when={"model.flag": ["true"]})
+    assert spec.applies("train", {"model.flag": True})
+    assert not spec.applies("train", {"model.flag": False})
+    assert not spec.applies("train", {})
+    unset = P.SettingSpec(name="y", kind="int", applies_when={"mode": [""]})
+    assert unset.applies("model", {"model.mode": None}) and not unset.applies(
+        "model", {"model.mode": "a"}
+    )
