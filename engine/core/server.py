@@ -48,7 +48,17 @@ class Connection:
     def send(self, msg: P.Frame) -> None:
         if self.closed:
             return
-        data = P.encode(msg)
+        try:
+            data = P.encode(msg)
+        except (OverflowError, TypeError, ValueError) as exc:  # e.g. an int beyond 64 bits
+            if isinstance(msg, P.EventBatch):
+                data = P.encode(encodable_batch(msg))
+            elif isinstance(msg, P.Reply):
+                log.warning("reply %d could not be encoded: %s", msg.id, exc)
+                data = P.encode(P.Reply(id=msg.id, error=unencodable(exc)))
+            else:
+                log.warning("a frame to client %d could not be encoded: %s", self.cid, exc)
+                return
         if len(data) > P.MAX_FRAME and isinstance(msg, P.Reply):  # no client could read it
             log.warning("reply %d is %d bytes: refused", msg.id, len(data))
             data = P.encode(P.Reply(id=msg.id, error=too_large(len(data))))
@@ -323,6 +333,34 @@ class Server:
             if events:
                 conn.queue(events)
             conn.flush()
+
+
+def encodable_batch(batch: P.EventBatch) -> P.EventBatch:
+    """The batch without the events the wire cannot carry; a job's end that cannot be sent
+    as it is still ends the job, with the reason as its error."""
+    kept: list[P.Event] = []
+    dropped = batch.dropped
+    for event in batch.events:
+        try:
+            P.encode(P.EventBatch(events=[event]))
+        except (OverflowError, TypeError, ValueError) as exc:
+            log.warning("an event could not be encoded: %s", exc)
+            if isinstance(event, P.JobEnded):
+                kept.append(P.JobEnded(job=event.job, error=unencodable(exc)))
+            else:
+                dropped += 1
+            continue
+        kept.append(event)
+    return P.EventBatch(events=kept, dropped=dropped)
+
+
+def unencodable(exc: Exception) -> P.ErrorInfo:
+    """The answer held a value the wire cannot carry (msgpack ints are 64 bits at most)."""
+    return P.error(
+        "bad_input",
+        f"the answer could not be sent: {exc}; a number in the request is probably too large",
+        "numbers must fit in 64 bits; check the values you gave",
+    )
 
 
 def too_large(size: int) -> P.ErrorInfo:

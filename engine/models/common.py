@@ -26,11 +26,20 @@ from engine.core.errors import EngineError
 # --- config checks: each names the field and the value, so a person can fix it
 
 
-def check_int(name: str, value: object, low: int = 1) -> None:
-    """EngineError unless value is an int (not a bool) of at least `low`."""
+MAX_SIZE = 1 << 31  # no model setting is a count beyond this (a typo of extra digits is)
+
+
+def check_int(name: str, value: object, low: int = 1, high: int = MAX_SIZE) -> None:
+    """EngineError unless value is an int (not a bool) from `low` to `high`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         what = "a positive integer" if low == 1 else f"an integer of at least {low}"
-        raise EngineError(f"{name} must be {what}, got {value!r}")
+        raise EngineError(f"{name} must be {what}, got {str(value)[:40]!r}")
+    if value > high:
+        raise EngineError(
+            f"{name} is {str(value)[:40]}, more than {high:,}: no model is that large",
+            hint=f"set {name} to at most {high:,}",
+            code="too_large",
+        )
 
 
 def check_dropout(name: str, value: object) -> None:

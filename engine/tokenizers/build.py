@@ -25,6 +25,9 @@ READ_SHARE = 0.9  # share of the progress bar spent reading texts; the rest is t
 METASPACE = "▁"
 
 
+MAX_VOCAB = 2_000_000  # the tokenizers library allocates per token: far beyond any real vocabulary
+
+
 def check_request(req: TokenizerTrain) -> None:
     """Raise EngineError when the request cannot give a tokenizer (before any text is read)."""
     if req.kind not in KINDS:
@@ -44,6 +47,13 @@ def check_request(req: TokenizerTrain) -> None:
             f"vocab size must be at least {least}: room for the {len(req.specials)} special "
             f"tokens and one more (it is {req.vocab_size})",
             hint="choose a larger vocab size",
+        )
+    if req.vocab_size > MAX_VOCAB:
+        raise EngineError(
+            f"vocab size {req.vocab_size:,} is more than {MAX_VOCAB:,}: its trainer would need "
+            "more memory than any machine has",
+            hint="common sizes are 8,000 to 64,000",
+            code="too_large",
         )
     if req.min_frequency < 1:
         raise EngineError(

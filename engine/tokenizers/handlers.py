@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine import protocol as P
 from engine.core.calls import CallTable, JobWork
+from engine.tokenizers.build import check_request
 from engine.tokenizers.service import TokenizerService
 
 calls: CallTable[TokenizerService] = CallTable("tokenizers")
@@ -22,6 +23,7 @@ def show(tokenizers: TokenizerService, call: P.TokenizerShow) -> P.TokenizerResu
 @calls.job(P.TokenizerTrain, kind="tokenizer", title=lambda c: f"train {c.kind} tokenizer {c.name}")
 def train(tokenizers: TokenizerService, call: P.TokenizerTrain) -> JobWork:
     tokenizers.check_new_name(call.name)
+    check_request(call)  # refused at once, before a job exists
     return lambda job: tokenizers.train(call, job)
 
 

@@ -120,8 +120,10 @@ class Checkpointer:
         state = load_checkpoint(path, model, optimizer, scheduler)
         if state.get("data_fingerprint") != self.train.fingerprint():
             raise EngineError(
-                "the training data differs from the data this run was started with",
-                hint="resume with the same dataset split and tokenizer",
+                "the training rows differ from those this run started with: its dataset was "
+                "re-split or re-imported, or its tokenizer changed, since",
+                hint="its checkpoints are kept: start a new run from the same config "
+                "(workbench runs show ID --json has it) to train on the data as it is now",
             )
         self._report_changes(state.get("config", {}))
         step = int(state["step"])

@@ -9,6 +9,7 @@ and resume from their last checkpoint.
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import time
 import uuid
@@ -205,8 +206,11 @@ class TrainingService:
         if call.action == "checkpoint":
             control.checkpoint_now()
             return self.book.update(run_id, message="checkpoint after this batch")
-        if call.lr is None or not call.lr > 0:
-            raise EngineError(f"a learning rate must be above 0, not {call.lr}")
+        if call.lr is None or not (call.lr > 0 and math.isfinite(call.lr)):
+            raise EngineError(
+                f"a learning rate must be a finite number above 0, not {call.lr}",
+                hint="e.g. 1e-3",
+            )
         control.set_lr(call.lr)
         return self.book.update(run_id, message=f"learning rate set to {call.lr:g}")
 

@@ -41,6 +41,12 @@ FAILING = [
     ["vectors", "delete", "nope"],
     ["vectors", "from-run", "nope", "x"],
     ["train", "/nope.toml"],
+    ["train", "/dev/zero"],  # endless: refused as not a regular file, never read
+    ["train", "/tmp"],
+    ["tokenize", "--file", "/dev/zero"],
+    ["runs", "rename", "nope", "x"],
+    ["runs", "delete", "nope"],
+    ["runs", "examples", "nope"],
     ["runs", "show", "nope"],
     ["runs", "stop", "nope"],
     ["runs", "resume", "nope"],

@@ -4,6 +4,7 @@ evaluations, rename and delete, and a fitted run's checkpoint."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -12,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from engine import protocol as P
 from engine.training.checkpoint import list_checkpoints, resolve_checkpoint
 from tests.helpers.cli import wb, wb_json
 from tests.helpers.engine import RunningEngine, start_engine, stop_engine
+from workbench.engine.client import EngineClient, EngineError
 
 WORDS = {"pos": "great lovely superb fine", "neg": "awful dull boring poor"}
 
@@ -50,6 +53,15 @@ def _dataset(engine: RunningEngine, tmp: Path, name: str = "three") -> None:
     data = tmp / f"{name}.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     wb_json(engine, "datasets", "import", str(data), "--name", name, "--split-column", "split")
+
+
+async def _ask(engine: RunningEngine, call: P.Returns[object]) -> object:
+    client = EngineClient(engine.home)
+    await client.connect(start=False)
+    try:
+        return await client.ask(call, timeout=30)
+    finally:
+        await client.close()
 
 
 def _config(tmp: Path, epochs: int = 2) -> Path:
@@ -130,6 +142,10 @@ def test_a_training_run_is_not_deleted(engine: RunningEngine, tmp_path: Path) ->
         time.sleep(0.1)
     refused = wb(engine, "runs", "delete", run_id)
     assert refused.returncode == 1 and "stop it first" in refused.stderr
+    for lr in (float("inf"), float("nan"), 0.0, -1.0):
+        with pytest.raises(EngineError) as err:
+            asyncio.run(_ask(engine, P.RunControl(run_id=run_id, action="set_lr", lr=lr)))
+        assert "finite number above 0" in err.value.message
     assert wb(engine, "runs", "stop", run_id).returncode == 0
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from engine import protocol as P
@@ -23,6 +22,9 @@ from workbench.cli.common import (
     with_json,
 )
 from workbench.engine.client import EngineClient, EngineError
+from workbench.files import FileProblem, read_text_file
+
+MAX_TEXT_FILE = 16 << 20  # the engine refuses longer texts anyway
 
 
 def _texts(args: argparse.Namespace) -> list[str]:
@@ -34,13 +36,15 @@ def _texts(args: argparse.Namespace) -> list[str]:
     if args.texts:
         raise EngineError("bad_input", "give texts or --file, not both")
     if args.file == "-":
-        return [sys.stdin.read()]
+        text = sys.stdin.read(MAX_TEXT_FILE + 1)
+        if len(text) > MAX_TEXT_FILE:
+            raise EngineError("too_large", f"standard input is over {MAX_TEXT_FILE:,} characters")
+        return [text]
     try:
-        return [Path(args.file).read_text(encoding="utf-8")]
-    except OSError as exc:
-        raise EngineError("not_found", f"cannot read {args.file}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise EngineError("bad_input", f"{args.file} is not UTF-8 text") from None
+        return [read_text_file(args.file, MAX_TEXT_FILE, "text file")]
+    except FileProblem as exc:
+        code = "not_found" if "cannot read" in str(exc) else "bad_input"
+        raise EngineError(code, str(exc)) from None
 
 
 def cmd_tokenize(args: argparse.Namespace) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -17,6 +16,7 @@ from engine import protocol as P
 from engine.paths import absolute_path
 from workbench.cli.common import Watch, complete, emit_json, err, fail, out, run, table, with_json
 from workbench.engine.client import EngineClient, EngineError
+from workbench.files import FileProblem, read_text_file
 
 FINAL = ("finished", "failed", "stopped", "interrupted")
 METRIC_LINE = "training.metric"  # the type of a metric point's JSON line
@@ -132,15 +132,13 @@ async def _until_done(
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    path = Path(args.config)
     try:  # read before the engine is involved
-        if path.stat().st_size > MAX_CONFIG:
-            return fail(args, "too_large", f"{path} is not a run configuration (over 1 MiB)")
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        return fail(args, "not_found", f"cannot read {path}: {exc.strerror}", "see examples/")
-    except UnicodeDecodeError:
-        return fail(args, "bad_input", f"{path} is not text: a run configuration is a TOML file")
+        text = read_text_file(args.config, MAX_CONFIG, "run configuration (TOML)")
+    except FileProblem as exc:
+        code = "too_large" if "over" in str(exc) else "bad_input"
+        if "cannot read" in str(exc):
+            code = "not_found"
+        return fail(args, code, str(exc), "see examples/ for run configurations")
 
     async def go(client: EngineClient) -> int:
         res = await client.ask(P.RunStart(config_toml=text, name=args.name))

@@ -278,9 +278,17 @@ class EngineClient:
         if writer is None:
             raise EngineGone("not connected to the engine")
         rid = next(self._ids)
+        try:
+            data = P.encode(P.Request(id=rid, call=call))
+        except (OverflowError, TypeError, ValueError) as exc:
+            raise EngineError(
+                "bad_input",
+                f"{type(call).__name__} could not be sent: {exc}",
+                "numbers must fit in 64 bits (at most 9,223,372,036,854,775,807)",
+            ) from None
         fut: asyncio.Future[P.Reply] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
-        writer.write(P.encode(P.Request(id=rid, call=call)))
+        writer.write(data)
         try:
             if timeout is None:
                 reply = await fut
