@@ -35,6 +35,7 @@ class BuiltinSpec:
     description: str
     text_column: str
     label_column: str
+    own_split: str  # how its split was made, which a re-split must never replace
 
 
 BUILTINS: dict[str, BuiltinSpec] = {
@@ -49,6 +50,7 @@ BUILTINS: dict[str, BuiltinSpec] = {
             "two splits.",
             text_column="text",
             label_column="category",
+            own_split="split by movie, so that no movie is in two splits",
         ),
         BuiltinSpec(
             name="20-newsgroups",
@@ -61,6 +63,7 @@ BUILTINS: dict[str, BuiltinSpec] = {
             "official train (11,293) and test (7,528) splits.",
             text_column="Text",
             label_column="Category",
+            own_split="the official train and test splits (by date)",
         ),
         BuiltinSpec(
             name="reuters-r8",
@@ -73,6 +76,7 @@ BUILTINS: dict[str, BuiltinSpec] = {
             "and letters only; official train (5,485) and test (2,189) splits.",
             text_column="Text",
             label_column="Category",
+            own_split="the official ModApte train and test splits",
         ),
     )
 }
@@ -87,6 +91,11 @@ def _spec(name: str) -> BuiltinSpec:
             code="not_found",
         )
     return spec
+
+
+def own_split(name: str) -> str:
+    """How a built-in's own split was made, in words."""
+    return _spec(name).own_split
 
 
 def builtin_info(name: str) -> DatasetInfo:

@@ -1,4 +1,5 @@
-"""Dataset calls: list, open, rows, stats, preview, import (a job), split, report, delete."""
+"""Dataset calls: list, open, rows, stats, preview, import (a job), split, report, delete,
+rename."""
 
 from __future__ import annotations
 
@@ -68,3 +69,8 @@ def report(datasets: DatasetService, call: P.DatasetReport) -> P.ReportResult:
 def delete(datasets: DatasetService, call: P.DatasetDelete) -> P.Ok:
     datasets.delete(call.name)
     return P.Ok(message=f"deleted dataset '{call.name}'")
+
+
+@calls.on(P.DatasetRename)
+def rename(datasets: DatasetService, call: P.DatasetRename) -> P.DatasetResult:
+    return P.DatasetResult(dataset=datasets.rename(call.name, call.new_name))

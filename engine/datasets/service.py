@@ -8,12 +8,17 @@ Every change is announced (a CatalogChanged of kind "datasets").
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+
+import msgspec
 
 from engine import protocol as P
 from engine.core.catalog import Changes, check_new_name, sweep_orphans
@@ -22,6 +27,7 @@ from engine.core.store import Store, StoreError
 from engine.datasets import builtin
 from engine.datasets.importer import import_source
 from engine.datasets.stored import StoredDataset
+from engine.datasets.writer import DATA_FILE, Meta
 from engine.paths import Home
 
 log = logging.getLogger("engine.datasets")
@@ -46,6 +52,7 @@ class DatasetService:
 
     def list(self) -> list[P.DatasetInfo]:
         registered = {d["name"]: d for d in self.store.datasets()}
+        runs = _runs_by_dataset(self.store)
         out: list[P.DatasetInfo] = []
         for name in builtin.BUILTINS:
             row = registered.pop(name, None)
@@ -55,16 +62,21 @@ class DatasetService:
             out.append(info)
         for row in registered.values():
             out.append(_info_from_row(row))
+        for info in out:
+            info.used_by = runs.get(info.name, [])
         return out
 
     def info(self, name: str) -> P.DatasetInfo:
         row = self.store.dataset(name)
         if row is not None:
             base = builtin.builtin_info(name) if name in builtin.BUILTINS else None
-            return _with_summary(base, row) if base else _info_from_row(row)
-        if name in builtin.BUILTINS:
-            return builtin.builtin_info(name)
-        raise self._unknown(name)
+            info = _with_summary(base, row) if base else _info_from_row(row)
+        elif name in builtin.BUILTINS:
+            info = builtin.builtin_info(name)
+        else:
+            raise self._unknown(name)
+        info.used_by = _runs_by_dataset(self.store).get(name, [])
+        return info
 
     def _unknown(self, name: str) -> EngineError:
         names = [d.name for d in self.list()]
@@ -94,6 +106,8 @@ class DatasetService:
             if ds is None:
                 ds = StoredDataset.open(Path(row["path"]))
                 self._open[name] = ds
+                if "empty_texts" not in row["summary"]:  # stored before it was counted
+                    self.store.update_dataset_summary(name, _summary(ds))
             return ds
 
     def texts(self, name: str, split: str | None = None) -> list[str]:
@@ -195,11 +209,97 @@ class DatasetService:
         return info
 
     def split(self, req: P.DatasetSplit) -> P.SplitResult:
+        """Split in place (refused for a built-in), or into a new dataset (req.into)."""
+        if req.into is not None:
+            return self._split_into(req)
+        if req.name in builtin.BUILTINS:
+            raise EngineError(
+                f"'{req.name}' is a built-in dataset: its own split ({builtin.own_split(req.name)})"
+                " is never replaced",
+                hint=f"split it into a new dataset: workbench datasets split {req.name} --into "
+                f"{req.name}-s{req.seed} (in the app, s asks for the new name)",
+            )
         ds = self.get(req.name)
+        replaced = ds.columns.split_counts()
         result = ds.split(req)
+        result.replaced = replaced
         self.store.update_dataset_summary(req.name, _summary(ds))
         self.changes.updated(req.name)
         return result
+
+    def _split_into(self, req: P.DatasetSplit) -> P.SplitResult:
+        """A new dataset named req.into: the rows of req.name (its data file linked, not
+        copied) with the split asked for; req.name is left as it was."""
+        into = req.into
+        assert into is not None
+        self.check_new_name(into)
+        source = self.get(req.name)
+        made: list[P.SplitResult] = []
+
+        def build(tmp: Path) -> None:
+            _link_or_copy(source.path / DATA_FILE, tmp / DATA_FILE)
+            grouped = f", grouped by {req.group_column}" if req.group_column else ""
+            dataclasses.replace(
+                source.meta,
+                name=into,
+                created=time.time(),
+                description=f"{req.name} split again (train/validation/test {req.train:g}/"
+                f"{req.validation:g}/{req.test:g}, seed {req.seed}{grouped}). "
+                + source.meta.description,
+            ).write(tmp)
+            made.append(StoredDataset.open(tmp).split(msgspec.structs.replace(req, into=None)))
+
+        self._commit(into, f"split of {req.name}", "split", build)
+        result = made[0]
+        result.parent = req.name
+        return result
+
+    def rename(self, name: str, new_name: str) -> P.DatasetInfo:
+        """Rename an imported dataset: its folder, meta.json and registry row. Refused for a
+        built-in (it is rebuilt by its name) and for a dataset that runs read by name."""
+        if name in builtin.BUILTINS:
+            raise EngineError(
+                f"'{name}' is a built-in dataset and keeps its name",
+                hint=f"split it into a new dataset of the name you want: workbench datasets "
+                f"split {name} --into {new_name}",
+            )
+        row = self.store.dataset(name)
+        if row is None:
+            raise self._unknown(name)
+        if new_name == name:
+            return self.info(name)
+        self.check_new_name(new_name)
+        runs = _runs_using(self.store, name)
+        if runs:
+            shown = ", ".join(runs[:3]) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
+            raise EngineError(
+                f"dataset '{name}' cannot be renamed: {len(runs)} run(s) read it by name "
+                f"to resume, score the test split and list examples ({shown})",
+                hint="delete those runs first (workbench runs delete ID, or screen 5), or keep "
+                "this name",
+            )
+        with self._lock:
+            old = Path(row["path"])
+            new = self.home.datasets_dir / new_name
+            if new.exists():  # an unregistered leftover: keep it aside, never overwrite
+                new.rename(new.with_name(f".orphan-{new_name}-{uuid.uuid4().hex[:8]}"))
+            meta = Meta.read(old)
+            self._open.pop(name, None)
+            old.rename(new)
+            try:
+                dataclasses.replace(meta, name=new_name).write(new)
+                with self.store.transaction() as db:
+                    db.execute(
+                        "UPDATE datasets SET name = ?, path = ? WHERE name = ?",
+                        (new_name, str(new), name),
+                    )
+            except BaseException:  # as it was: the old name in meta.json, the old folder
+                meta.write(new)
+                new.rename(old)
+                raise
+        self.changes.deleted(name)
+        self.changes.added(new_name)
+        return self.info(new_name)
 
     def delete(self, name: str) -> None:
         row = self.store.dataset(name)
@@ -212,9 +312,31 @@ class DatasetService:
         self.changes.deleted(name)
 
 
+def _runs_by_dataset(store: Store) -> dict[str, list[str]]:
+    """The names of the runs that read each dataset by name (their config names it)."""
+    runs: dict[str, list[str]] = {}
+    for run in store.runs():
+        runs.setdefault(str(run["dataset"]), []).append(str(run["name"]))
+    return runs
+
+
+def _runs_using(store: Store, name: str) -> list[str]:
+    """'run name (run id)' of each run that reads dataset name."""
+    return [f"{r['name']} ({r['run_id']})" for r in store.runs() if r["dataset"] == name]
+
+
+def _link_or_copy(source: Path, dest: Path) -> None:
+    """dest as a hard link to source (the data file is never written again), else a copy."""
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copyfile(source, dest)
+
+
 def _summary(ds: StoredDataset) -> dict[str, object]:
     info = ds.info()
     return {
+        "empty_texts": info.empty_texts,
         "rows": info.rows,
         "classes": info.classes,
         "labels": info.labels,
@@ -241,6 +363,7 @@ def _info_from_row(row: dict[str, object]) -> P.DatasetInfo:
         label_column=str(s.get("label_column", "")),
         created=float(row["created"]),  # type: ignore[arg-type]
         description=str(s.get("description", "")),
+        empty_texts=int(s.get("empty_texts", 0)),
     )
 
 

@@ -141,7 +141,13 @@ class StoredDataset:
             label_column=meta.label_column,
             created=meta.created,
             description=meta.description,
+            empty_texts=self.empty_texts(),
         )
+
+    def empty_texts(self) -> int:
+        """Rows whose text is empty or only whitespace (no words)."""
+        _, words = self.columns.lengths()
+        return int((words == 0).sum())
 
     def rows(self, req: DatasetRows) -> RowsPage:
         """Rows [offset, offset+limit) of those matching the filter; total counts the matches."""
@@ -237,4 +243,5 @@ class StoredDataset:
             duplicate_groups=found.duplicate_groups,
             cross_split_texts=found.cross_split_texts,
             cross_split_groups=found.cross_split_groups,
+            empty_texts=self.empty_texts(),
         )

@@ -29,6 +29,7 @@ from engine.protocol.datasets import (
     DatasetListResult,
     DatasetOpen,
     DatasetPreview,
+    DatasetRename,
     DatasetReport,
     DatasetResult,
     DatasetRow,
@@ -168,6 +169,7 @@ Call = (
     | DatasetSplit
     | DatasetReport
     | DatasetDelete
+    | DatasetRename
     # tokenizers
     | TokenizerList
     | TokenizerShow
@@ -302,6 +304,7 @@ __all__ = [
     "DatasetListResult",
     "DatasetOpen",
     "DatasetPreview",
+    "DatasetRename",
     "DatasetReport",
     "DatasetResult",
     "DatasetRow",

@@ -1,4 +1,5 @@
-"""Datasets: list, open, page through rows, statistics, import (a job), split, report, delete."""
+"""Datasets: list, open, page through rows, statistics, import (a job), split, report, rename,
+delete."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ class DatasetInfo(Base):
     available: bool = True  # False: a built-in whose asset package is missing
     hint: str = ""  # how to make it available
     description: str = ""
+    empty_texts: int = 0  # rows whose text is empty or only whitespace
+    used_by: list[str] = []  # names of the runs that read it by name (resume, test, examples)
 
 
 class Row(Base):
@@ -98,6 +101,8 @@ class SplitResult(Base, tag="datasets.splits"):
     group_column: str | None
     splits: list[LabelSplitCounts]
     note: str = ""
+    parent: str = ""  # split into a new dataset (name): the one it was made from, untouched
+    replaced: dict[str, int] = {}  # split in place: rows per split of the split it replaced
 
 
 class ReportResult(Base, tag="datasets.duplicates"):
@@ -107,6 +112,7 @@ class ReportResult(Base, tag="datasets.duplicates"):
     duplicate_groups: list[DuplicateGroup]
     cross_split_texts: int  # distinct texts found in more than one split
     cross_split_groups: list[DuplicateGroup]
+    empty_texts: int = 0  # rows whose text is empty or only whitespace
 
 
 # --------------------------------------------------------------------- calls
@@ -164,6 +170,10 @@ class DatasetImport(StartsJob[DatasetResult], tag="datasets.import"):
 
 
 class DatasetSplit(Returns[SplitResult], tag="datasets.split"):
+    """Assign train/validation/test. In place (into=None) the dataset's split is replaced,
+    which a built-in refuses; with into, a new dataset of that name gets the split and the
+    dataset keeps its own."""
+
     name: str
     train: float = 0.8
     validation: float = 0.1
@@ -171,6 +181,7 @@ class DatasetSplit(Returns[SplitResult], tag="datasets.split"):
     seed: int = 13
     stratify: bool = True
     group_column: str | None = None
+    into: str | None = None
 
 
 class DatasetReport(Returns[ReportResult], tag="datasets.report"):
@@ -180,3 +191,11 @@ class DatasetReport(Returns[ReportResult], tag="datasets.report"):
 
 class DatasetDelete(Returns[Ok], tag="datasets.delete"):
     name: str
+
+
+class DatasetRename(Returns[DatasetResult], tag="datasets.rename"):
+    """Give an imported dataset a new name; refused for a built-in and for a dataset that
+    runs read by name (they would lose it)."""
+
+    name: str
+    new_name: str

@@ -137,6 +137,11 @@ async def test_every_call_gets_its_declared_result(spec: Spec, tmp_path: Path) -
     await spec.ok(P.DatasetRow(name="spec-data", index=0))
     await spec.ok(P.DatasetStats(name="spec-data"))
     await spec.ok(P.DatasetReport(name="spec-data"))
+    refused = await spec.reply(P.DatasetSplit(name="reuters-r8"))  # a built-in keeps its own
+    assert isinstance(refused, P.ErrorInfo) and "--into" in refused.hint
+    await spec.ok(P.DatasetSplit(name="reuters-r8", into="spec-r8", seed=2))
+    await spec.ok(P.DatasetRename(name="spec-r8", new_name="spec-r8b"))
+    await spec.ok(P.DatasetDelete(name="spec-r8b"))
 
     # tokenizers
     await spec.ok(P.TokenizerList())
@@ -190,6 +195,10 @@ async def test_every_call_gets_its_declared_result(spec: Spec, tmp_path: Path) -
         ("datasets", "reuters-r8", "updated"),  # a built-in built on first use
         ("datasets", "spec-data", "added"),
         ("datasets", "spec-data", "updated"),  # re-split
+        ("datasets", "spec-r8", "added"),  # a built-in split into a new dataset
+        ("datasets", "spec-r8", "deleted"),  # renamed: the old name goes, the new one comes
+        ("datasets", "spec-r8b", "added"),
+        ("datasets", "spec-r8b", "deleted"),
         ("tokenizers", "spec-char", "added"),
         ("tokenizers", "spec-file", "added"),
         ("tokenizers", "spec-file", "deleted"),

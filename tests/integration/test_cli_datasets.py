@@ -42,9 +42,12 @@ def test_datasets_list_show_rows_split_report(engine: RunningEngine) -> None:
         "0.15",
         "--seed",
         "3",
+        "--into",
+        "r8-again",
     )
-    assert split["stratified"] is True
+    assert split["stratified"] is True and split["parent"] == "reuters-r8"
     assert sum(s["rows"] for s in split["splits"]) == 7674
+    assert wb_json(engine, "datasets", "show", "reuters-r8")["splits"] == shown["splits"]
     report = wb_json(engine, "datasets", "report", "reuters-r8")
     assert report["rows"] == 7674 and report["duplicate_rows"] >= 0
     stats = wb_json(engine, "datasets", "stats", "reuters-r8")

@@ -1,4 +1,4 @@
-"""`workbench datasets ...`: list, show, rows, import, split, stats, report, delete."""
+"""`workbench datasets ...`: list, show, rows, import, split, stats, report, rename, delete."""
 
 from __future__ import annotations
 
@@ -59,6 +59,10 @@ def _ds_show(args: argparse.Namespace) -> Action:
             out.print(d.description)
         out.print(f"text column: {d.text_column}   label column: {d.label_column or '-'}")
         out.print(f"splits: {dist(d.splits)}")
+        if d.empty_texts:
+            out.print(empty_texts_warning(d))
+        if d.used_by:
+            out.print(f"used by runs: {', '.join(d.used_by)}")
         rows = [[k, f"{v:,}", f"{100 * v / max(d.rows, 1):.1f}%"] for k, v in d.labels.items()]
         out.print(table("labels", ["label", "rows", "share"], rows))
         return 0
@@ -120,6 +124,8 @@ def _ds_import(args: argparse.Namespace) -> Action:
             emit_json(d)
         else:
             out.print(f"imported [bold]{args.name}[/]: {d.rows:,} rows, {d.classes} classes")
+            if d.empty_texts:
+                err.print(empty_texts_warning(d))
         return 0
 
     return go
@@ -135,6 +141,7 @@ def _ds_split(args: argparse.Namespace) -> Action:
             seed=args.seed,
             stratify=not args.no_stratify,
             group_column=args.group_column,
+            into=args.into,
         )
         res = await client.ask(call)
         if args.json:
@@ -145,8 +152,12 @@ def _ds_split(args: argparse.Namespace) -> Action:
         )
         rows = [[s.split, f"{s.rows:,}", dist(s.labels)] for s in res.splits]
         out.print(
-            table(f"{args.name} split (seed {res.seed}, {how})", ["split", "rows", "labels"], rows)
+            table(f"{res.name} split (seed {res.seed}, {how})", ["split", "rows", "labels"], rows)
         )
+        if res.parent:
+            out.print(f"new dataset [bold]{res.name}[/]; {res.parent} keeps its own split")
+        elif res.replaced:
+            out.print(f"replaced the split it had: {dist(res.replaced)}")
         if res.note:
             out.print(res.note)
         return 0
@@ -179,6 +190,8 @@ def _ds_report(args: argparse.Namespace) -> Action:
             f"[bold]{res.name}[/]: {res.duplicate_rows:,} of {res.rows:,} rows repeat an "
             f"earlier text; {res.cross_split_texts:,} texts appear in more than one split"
         )
+        if res.empty_texts:
+            out.print(empty_texts_warning(res))
         dup = [[g.count, ", ".join(g.splits), g.text[:100]] for g in res.duplicate_groups]
         if dup:
             out.print(table("duplicate texts", ["count", "splits", "text"], dup))
@@ -194,6 +207,27 @@ def _ds_delete(args: argparse.Namespace) -> Action:
     return lambda client: delete_item(client, P.DatasetDelete(name=args.name), args.name, args.json)
 
 
+def _ds_rename(args: argparse.Namespace) -> Action:
+    async def go(client: EngineClient) -> int:
+        res = await client.ask(P.DatasetRename(name=args.old, new_name=args.new))
+        if args.json:
+            emit_json(res.dataset)
+        else:
+            out.print(f"renamed dataset '{args.old}' to '{res.dataset.name}'")
+        return 0
+
+    return go
+
+
+def empty_texts_warning(d: P.DatasetInfo | P.ReportResult) -> str:
+    """What the CLI says about rows with no text, and how to list them."""
+    n = d.empty_texts
+    return (
+        f"warning: {n:,} {'row has' if n == 1 else 'rows have'} empty text (list them: "
+        f"workbench datasets rows {d.name} --regex --search '^\\s*$')"
+    )
+
+
 DATASET_ACTIONS = {
     "list": _ds_list,
     "show": _ds_show,
@@ -203,6 +237,7 @@ DATASET_ACTIONS = {
     "stats": _ds_stats,
     "report": _ds_report,
     "delete": _ds_delete,
+    "rename": _ds_rename,
 }
 
 
@@ -216,6 +251,9 @@ def add_parser(sub: Any) -> None:
         ("delete", "delete an imported dataset"),
     ]:
         with_json(dsub.add_parser(action, help=text)).add_argument("name")
+    rn = with_json(dsub.add_parser("rename", help="rename an imported dataset"))
+    rn.add_argument("old")
+    rn.add_argument("new")
     st = with_json(dsub.add_parser("stats", help="label counts and text lengths"))
     st.add_argument("name")
     st.add_argument("--split")
@@ -249,4 +287,10 @@ def add_parser(sub: Any) -> None:
     sp.add_argument("--seed", type=int, default=13)
     sp.add_argument("--no-stratify", action="store_true")
     sp.add_argument("--group-column", help="keep each value of this column in one split")
+    sp.add_argument(
+        "--into",
+        metavar="NAME",
+        help="save the split as a new dataset NAME and leave this one as it is "
+        "(a built-in's own split is never replaced)",
+    )
     ds.set_defaults(handler=cmd_datasets)

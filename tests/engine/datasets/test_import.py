@@ -31,7 +31,7 @@ CSV = (
 
 def load(dest: Path) -> tuple[StoredDataset, list]:
     ds = StoredDataset.open(dest)
-    rows = ds.rows(DatasetRows(name=ds.name, limit=10_000, max_chars=0)).rows
+    rows = ds.rows(DatasetRows(name=ds.name, limit=400, max_chars=0)).rows
     return ds, rows
 
 
