@@ -135,8 +135,8 @@ class WorkbenchApp(App[int]):
         with the next key in one read (tmux, a slow link: Textual reads alt+key) is that esc,
         then that key."""
         if isinstance(event, events.Key) and not event.is_forwarded:
-            key, char = event.key, event.character
-            if key.startswith("alt+") and char and len(char) == 1 and char.isalnum():
+            key, char = event.key, alt_character(event.key)
+            if char is not None:
                 if not self._binds(key):
                     await self._escape()
                     await super().on_event(events.Key(char, char))
@@ -262,6 +262,16 @@ class WorkbenchApp(App[int]):
                 lambda m=mode: self.switch_mode(m),  # type: ignore[misc]
             )
         yield SystemCommand("Keys", "Every key and its binding id (?)", self.action_help)
+
+
+def alt_character(key: str) -> str | None:
+    """The letter or digit of an alt+ key (alt+j: j, alt+shift+g: G); None for other keys."""
+    if not key.startswith("alt+"):
+        return None
+    rest = key[4:]
+    if rest.startswith("shift+") and len(rest) == 7 and rest[-1].isalpha():
+        return rest[-1].upper()
+    return rest if len(rest) == 1 and rest.isalnum() else None
 
 
 def run_app(endpoint: Endpoint | Home | None = None) -> int:
