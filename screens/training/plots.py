@@ -1,39 +1,99 @@
-"""The monitor's plots tab: the plot settings line over a plotext plot of the chosen lines."""
+"""The monitor's plots tab: the settings line, a plotext plot of a PlotSpec, its legend (below
+the plot, never over it) and the value readout of the cursor."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Static, TabPane
 
-from screens.training.model import Line
+from screens.training.model import PlotSpec
 
 if TYPE_CHECKING:
     from textual_plotext import PlotextPlot
 
+BEST_GLYPH = "◆"
+MAX_READOUT = 4  # lines of the value readout
+
+
+def apply_spec(plt: Any, spec: PlotSpec) -> None:
+    """Draw spec on a plotext figure: limits and ticks are set here, never left to plotext (its
+    own log scale fails on a plot with no points, and it picks fractional step ticks)."""
+    plt.clear_data()
+    plt.clear_figure()
+    for line in spec.lines:
+        plt.plot(line.xs, line.ys, marker=line.marker, color=line.color)
+    if spec.best is not None:
+        plt.scatter([spec.best[0]], [spec.best[1]], marker=BEST_GLYPH, color="white")
+    if spec.cursor_x is not None and spec.xlim[0] <= spec.cursor_x <= spec.xlim[1]:
+        plt.vline(spec.cursor_x, "white")
+    plt.xlim(*spec.xlim)
+    plt.ylim(*spec.ylim)
+    if spec.xticks[0]:
+        plt.xticks(*spec.xticks)
+    if spec.yticks[0]:
+        plt.yticks(*spec.yticks)
+    plt.xlabel(spec.xlabel)
+    plt.ylabel(spec.ylabel)
+
+
+def legend(spec: PlotSpec) -> Text:
+    """Each line's marker (in its colour) and name; the best checkpoint's mark; the cursor."""
+    text = Text(no_wrap=False, overflow="fold")
+    for line in spec.lines:
+        text.append(line.glyph, style=Style(color=f"rgb{line.color}", bold=True))
+        text.append(f" {line.label}  ")
+    if spec.best is not None and spec.best_step is not None:
+        text.append(f"{BEST_GLYPH} best (step {spec.best_step:,})  ", style="bold")
+    if spec.cursor_x is not None:
+        text.append("│ cursor  ", style="dim")
+    if spec.note:
+        text.append(spec.note, style="yellow")
+    return text
+
+
+def make_plot(**kw: Any) -> PlotextPlot:
+    """A PlotextPlot that shows why it could not draw rather than raising (a raise inside
+    render would end the app)."""
+    from textual_plotext import PlotextPlot
+
+    class SafePlot(PlotextPlot):
+        def render(self) -> Any:
+            try:
+                return super().render()
+            except Exception as exc:  # plotext's own bugs: say so, keep the app
+                return Text(f"this plot cannot be drawn: {type(exc).__name__}: {exc}", "red")
+
+    return SafePlot(**kw)
+
 
 class PlotsTab(TabPane):
-    """#tr-plot-opts over #tr-plot (mounted after the first paint)."""
+    """#tr-plot-opts over #tr-plot (mounted after the first paint), #tr-legend, #tr-readout."""
 
     class Ready(Message):
         """The plot is mounted: draw it."""
 
     def __init__(self) -> None:
-        super().__init__("Plots p", id="plots")
+        super().__init__("Plots", id="plots")
+        self._legend: Text | None = None
+        self._readout = ""
+        self._opts = ""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="tr-plot-opts")
+        yield Static("", id="tr-legend")
+        yield Static("", id="tr-readout")
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._mount_plot)
 
     def _mount_plot(self) -> None:
-        from textual_plotext import PlotextPlot  # plotext loads after the first paint
-
-        self.mount(PlotextPlot(id="tr-plot"))
+        # plotext loads after the first paint
+        self.mount(make_plot(id="tr-plot"), after=self.query_one("#tr-plot-opts"))
         self.post_message(self.Ready())
 
     @property
@@ -48,18 +108,30 @@ class PlotsTab(TabPane):
         return max(plot.size.width - 12, 20) if plot else 20
 
     def show_options(self, line: str) -> None:
-        self.query_one("#tr-plot-opts", Static).update(Text(line, style="dim"))
+        if line != self._opts:
+            self._opts = line
+            self.query_one("#tr-plot-opts", Static).update(Text(line, style="bold"))
 
-    def draw(self, lines: list[Line], title: str, log_scale: bool) -> None:
+    def show_readout(self, parts: list[str]) -> None:
+        """Where the cursor is, then one line per run (each cut with … if it does not fit)."""
+        if len(parts) > MAX_READOUT:
+            parts = [*parts[: MAX_READOUT - 1], f"+{len(parts) - MAX_READOUT + 1} more runs"]
+        text = "\n".join(parts)
+        if text != self._readout:
+            self._readout = text
+            box = self.query_one("#tr-readout", Static)
+            box.update(Text(text, no_wrap=True, overflow="ellipsis"))
+            box.display = bool(text)
+
+    def draw(self, spec: PlotSpec, settings: str) -> None:
+        """Draw the plot; its title line says what it is and how it is drawn."""
+        self.show_options(f"{spec.title} · {settings}")
         plot = self.plot
         if plot is None:
             return
-        plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
-        for line in lines:
-            plt.plot(line.xs, line.ys, label=line.label, marker="braille")
-        if log_scale:
-            plt.yscale("log")
-        plt.title(title + ("" if lines else " (no points yet)"))
+        apply_spec(plot.plt, spec)
         plot.refresh()
+        text = legend(spec)
+        if self._legend is None or text.plain != self._legend.plain:
+            self._legend = text
+            self.query_one("#tr-legend", Static).update(text)

@@ -28,12 +28,20 @@ def test_downsample_bounds_points_and_keeps_the_spike() -> None:
     assert downsample(xs[:10], ys[:10], 70) == (xs[:10], ys[:10])
 
 
+def test_ema_passes_nan_and_inf_through_without_poisoning_what_follows() -> None:
+    smooth = ema([1.0, math.nan, 3.0, math.inf, 1.0], 0.5)
+    assert math.isnan(smooth[1]) and math.isinf(smooth[3])
+    assert all(math.isfinite(v) for v in (smooth[0], smooth[2], smooth[4]))
+
+
 def test_finite_drops_nan_and_inf() -> None:
     assert finite([1, 2, 3], [1.0, math.nan, math.inf]) == ([1], [1.0])
+    assert finite([math.nan, 2], [1.0, 2.0]) == ([2], [2.0])  # an x with no place too
 
 
 def test_eta_and_duration() -> None:
     assert eta_seconds(50, 150, 10.0) == 10.0
     assert eta_seconds(150, 150, 10.0) is None
     assert fmt_duration(3725) == "1h02m" and fmt_duration(65) == "1m05s"
-    assert fmt_duration(None) == "-"
+    assert fmt_duration(4.4) == "4s" and fmt_duration(59.6) == "1m00s"
+    assert fmt_duration(None) == "-" and fmt_duration(math.nan) == "-"

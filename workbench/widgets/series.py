@@ -10,14 +10,21 @@ import math
 
 
 def ema(values: list[float], weight: float) -> list[float]:
-    """Exponential moving average with TensorBoard's debiasing; weight 0 returns values."""
+    """Exponential moving average with TensorBoard's debiasing; weight 0 returns values.
+
+    A NaN or inf value is passed through without poisoning the values after it."""
     if weight <= 0 or not values:
         return list(values)
     out: list[float] = []
     last = 0.0
-    for i, v in enumerate(values, start=1):
+    n = 0
+    for v in values:
+        if not math.isfinite(v):
+            out.append(v)
+            continue
+        n += 1
         last = last * weight + (1 - weight) * v
-        out.append(last / (1 - weight**i))
+        out.append(last / (1 - weight**n))
     return out
 
 
@@ -45,8 +52,8 @@ def downsample(xs: list[float], ys: list[float], buckets: int) -> tuple[list[flo
 
 
 def finite(xs: list[float], ys: list[float]) -> tuple[list[float], list[float]]:
-    """Drop NaN and inf points (plotext cannot draw them)."""
-    keep = [i for i, y in enumerate(ys) if math.isfinite(y)]
+    """Drop points whose x or y is NaN or inf (plotext cannot draw them)."""
+    keep = [i for i, (x, y) in enumerate(zip(xs, ys, strict=True)) if math.isfinite(x + y)]
     return [xs[i] for i in keep], [ys[i] for i in keep]
 
 
@@ -57,9 +64,12 @@ def eta_seconds(step: int, total: int, steps_per_s: float) -> float | None:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
+    """4s, 1m05s, 2h03m; '-' for no value."""
+    if seconds is None or not math.isfinite(seconds):
         return "-"
-    s = int(seconds)
+    s = max(round(seconds), 0)
     h, rem = divmod(s, 3600)
     m, sec = divmod(rem, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{sec:02d}s"
+    if h:
+        return f"{h}h{m:02d}m"
+    return f"{m}m{sec:02d}s" if m else f"{sec}s"
