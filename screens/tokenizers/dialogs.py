@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import ClassVar
 
 from rich.text import Text
@@ -9,10 +10,8 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import (
     Checkbox,
-    Footer,
     Input,
     Label,
     ProgressBar,
@@ -24,13 +23,17 @@ from textual.widgets import (
 from engine import protocol as P
 from engine.paths import absolute_path
 from workbench.engine.client import EngineError
-from workbench.shell import ShellUser
+from workbench.shell import Shell, ShellUser
+from workbench.widgets.base import WorkbenchModal
+from workbench.widgets.footer import WorkbenchFooter
 
 DIALOG_CSS = """
 {name} {{ align: center middle; }}
 {name} > Vertical {{ width: 90%; max-width: 90; height: auto; max-height: 100%;
-                     border: thick $accent; background: $surface; padding: 0 1; }}
+                     border: thick $accent; background: $surface; padding: 0 1;
+                     overflow-y: auto; }}
 {name} .row {{ height: 1; margin-bottom: 1; }}
+{name} #kind-help {{ height: auto; color: $text-muted; margin-bottom: 1; }}
 {name} .row Label {{ width: 14; color: $text-muted; }}
 {name} .row Input {{ width: 1fr; }}
 {name} Select {{ width: 1fr; }}
@@ -43,11 +46,12 @@ def _row(label: str, widget: Input) -> Horizontal:
     return Horizontal(Label(label), widget, classes="row")
 
 
-class TokenizerPicker(ModalScreen[list[str] | None]):
-    """Choose up to three tokenizers to compare; space toggles, enter confirms."""
+class TokenizerPicker(WorkbenchModal[list[str]]):
+    """Choose up to three tokenizers to compare; space toggles, enter confirms, esc keeps
+    the comparison as it was."""
 
     BINDINGS: ClassVar = [
-        Binding("escape", "dismiss_none", "Cancel", id="pick.cancel"),
+        Binding("escape", "close", "Cancel", id="pick.cancel"),
         Binding("enter", "confirm", "Compare", id="pick.confirm", priority=True),
     ]
     DEFAULT_CSS = DIALOG_CSS.format(name="TokenizerPicker")
@@ -68,7 +72,10 @@ class TokenizerPicker(ModalScreen[list[str] | None]):
                 id="pick-list",
             )
             yield Static("", id="message")
-        yield Footer()
+        yield WorkbenchFooter()
+
+    def on_mount(self) -> None:
+        self.query_one(SelectionList).focus()
 
     def action_confirm(self) -> None:
         chosen = self.query_one(SelectionList).selected
@@ -83,12 +90,12 @@ class TokenizerPicker(ModalScreen[list[str] | None]):
             return
         self.dismiss(order)
 
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)
 
+class _JobDialog(ShellUser, WorkbenchModal[str]):
+    """A form whose submit starts an engine job, shows its progress, and closes when done.
 
-class _JobDialog(ShellUser, ModalScreen[str | None]):
-    """A form whose submit starts an engine job, shows its progress, and closes when done."""
+    esc always closes it at once: a job still running is asked to stop (by the app, so the
+    answer is not waited for here), and one lost with an engine restart is forgotten."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -98,7 +105,23 @@ class _JobDialog(ShellUser, ModalScreen[str | None]):
     def on_mount(self) -> None:
         self.query_one(ProgressBar).display = False
         self.shell.subscribe(self, P.JobEnded, self._job_ended)
+        self.shell.subscribe_ready(self, self._engine_back)
         self.set_interval(0.2, self._show_progress)
+        first = self.query(Input)
+        if first:
+            first.first().focus()
+
+    def _engine_back(self, restarted: bool) -> None:
+        if restarted and self.job_id is not None:
+            self._job_lost()
+
+    def _job_lost(self) -> None:
+        self.job_id = None
+        self.query_one(ProgressBar).display = False
+        self.say(
+            "the engine restarted and the job was lost: ctrl+s starts it again, esc closes",
+            "bold yellow",
+        )
 
     def say(self, message: str | Text, style: str = "") -> None:
         text = message if isinstance(message, Text) else Text(message, style=style)
@@ -110,19 +133,39 @@ class _JobDialog(ShellUser, ModalScreen[str | None]):
             text.append(f"\n{exc.hint}", style="yellow")
         self.say(text)
 
+    _started_in = ""  # the engine session that runs the job
+
+    _ended: P.JobEnded | None = None  # a job that ended before its start answered
+
     def started(self, job_id: str) -> None:
         self.job_id = job_id
+        self._started_in = self.shell.link_state.session_id
         bar = self.query_one(ProgressBar)
         bar.display = True
         bar.update(total=None, progress=0)
-        self.say("working… (escape cancels)", "dim")
+        self.say("working… (esc stops it and closes)", "dim")
+        ended, self._ended = self._ended, None
+        if ended is not None and ended.job.job_id == job_id:
+            self._job_ended(ended)
 
     def _show_progress(self) -> None:
-        job = self.shell.link_state.jobs.get(self.job_id or "")
+        if self.job_id is None:
+            return
+        state = self.shell.link_state
+        job = state.jobs.get(self.job_id)
+        if job is None and state.status == "connected" and self._started_in != state.session_id:
+            self._job_lost()  # the engine that ran it is gone
+            return
         if job is not None and job.total > 0:
-            self.query_one(ProgressBar).update(total=job.total, progress=job.done)
+            bar = self.query_one(ProgressBar)
+            if (bar.total, bar.progress) != (job.total, job.done):
+                bar.update(total=job.total, progress=job.done)
 
     def _job_ended(self, event: P.JobEnded) -> None:
+        if self.job_id is None:
+            # it may end before the call that started it has answered: keep it for then
+            self._ended = event
+            return
         if event.job.job_id != self.job_id:
             return
         self.job_id = None
@@ -133,18 +176,19 @@ class _JobDialog(ShellUser, ModalScreen[str | None]):
             self.say_error(EngineError.of(event.error))
 
     def action_close(self) -> None:
-        if self.job_id is not None:
-            self.cancel_job(self.job_id)
-        else:
-            self.dismiss(None)
+        job_id, self.job_id = self.job_id, None
+        if job_id is not None and job_id in self.shell.link_state.jobs:
+            self.app.run_worker(
+                _cancel(self.shell, job_id), group="dialog-cancel", exit_on_error=False
+            )
+            self.shell.notify("stopping the job you left; J shows jobs", timeout=4)
+        self.dismiss(None)
 
-    @work(group="dialog-cancel", exit_on_error=False)
-    async def cancel_job(self, job_id: str) -> None:
-        self.say("cancelling…", "yellow")
-        try:
-            await self.shell.ask(P.Cancel(job_id=job_id))
-        except EngineError as exc:
-            self.say_error(exc)
+
+async def _cancel(shell: Shell, job_id: str) -> None:
+    """Ask the engine to stop a job a closed dialog started (a job already gone is fine)."""
+    with contextlib.suppress(EngineError):
+        await shell.ask(P.Cancel(job_id=job_id), timeout=10)
 
 
 KIND_HELP = {
@@ -159,7 +203,7 @@ KIND_HELP = {
 
 class TrainTokenizerScreen(_JobDialog):
     BINDINGS: ClassVar = [
-        Binding("escape", "close", "Cancel / close", id="train.close"),
+        Binding("escape", "close", "Close (stops training)", id="train.close"),
         Binding("ctrl+s", "start", "Train", id="train.start"),
     ]
     DEFAULT_CSS = DIALOG_CSS.format(name="TrainTokenizerScreen")
@@ -171,20 +215,18 @@ class TrainTokenizerScreen(_JobDialog):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("[b]Train a tokenizer[/b]  ctrl+s trains · escape closes")
+            yield Label("[b]Train a tokenizer[/b]  ctrl+s trains · esc closes")
             yield _row("name", Input(placeholder="e.g. word-rt", id="name", compact=True))
             with Horizontal(classes="selects"):
                 yield Select(
-                    [(f"{k}: {v}", k) for k, v in KIND_HELP.items()],
-                    value="word",
-                    allow_blank=False,
-                    id="kind",
+                    [(k, k) for k in KIND_HELP], value="word", allow_blank=False, id="kind"
                 )
                 yield Select(
                     [(d, d) for d in self._datasets],
                     value=self._dataset if self._dataset in self._datasets else Select.BLANK,
                     id="dataset",
                 )
+            yield Static(f"word: {KIND_HELP['word']}", id="kind-help")
             yield _row(
                 "split",
                 Input(
@@ -208,7 +250,12 @@ class TrainTokenizerScreen(_JobDialog):
                 yield Checkbox("lowercase", True, id="lowercase")
             yield Static("", id="message")
             yield ProgressBar(show_eta=True)
-        yield Footer()
+        yield WorkbenchFooter()
+
+    @on(Select.Changed, "#kind")
+    def _kind_changed(self, event: Select.Changed) -> None:
+        kind = str(event.value)
+        self.query_one("#kind-help", Static).update(f"{kind}: {KIND_HELP.get(kind, '')}")
 
     def action_start(self) -> None:
         if self.job_id is not None:
@@ -273,7 +320,7 @@ class AddTokenizerScreen(_JobDialog):
             yield _row("name", Input(placeholder="name to use", id="name", compact=True))
             yield Static("", id="message")
             yield ProgressBar()
-        yield Footer()
+        yield WorkbenchFooter()
 
     @on(Input.Submitted)
     def action_start(self) -> None:

@@ -13,10 +13,11 @@ def encoding_line(res: P.EncodeResult) -> Text:
     line = Text.assemble(
         (res.kind, "bold"),
         f" of the text against {res.dataset}'s vocabulary ",
-        f"({res.vocabulary_size:,} terms): {res.nonzero} non-zero · k kind · d dataset",
+        f"({res.vocabulary_size:,} terms): {res.nonzero} non-zero · K kind · d dataset",
     )
     if res.unknown:
-        line.append(f"\nnot in the vocabulary: {', '.join(res.unknown[:20])}", style="yellow")
+        more = f" +{len(res.unknown) - 20} more" if len(res.unknown) > 20 else ""
+        line.append(f"\nnot in the vocabulary: {', '.join(res.unknown[:20])}{more}", style="yellow")
     return line
 
 

@@ -6,7 +6,6 @@ exactly what a person will see.
 
 from __future__ import annotations
 
-from rich.table import Table
 from rich.text import Text
 
 from engine import protocol as P
@@ -88,43 +87,51 @@ def summary(name: str, view: P.TokenView) -> Text:
     return text
 
 
-def model_input_grid(
-    result: P.TokenizeResult, lines: list[str], width: int, show_tokens: bool = False
-) -> Table:
-    """input_ids (or tokens), attention_mask and token_type_ids, one row per line."""
-    views = result.encodings
+def _cut(value: str, cell: int) -> str:
+    return value if len(value) <= cell else value[: cell - 1] + "…"
+
+
+def input_grid(
+    views: list[P.TokenView], start: int, stop: int, cell: int, show_tokens: bool = False
+) -> Text:
+    """Positions [start, stop) of a batch: input_ids (or tokens), attention_mask and
+    token_type_ids, one row per line, each cell `cell` wide, in lines that never wrap.
+
+    What is cut is marked: `←N` (positions before), `+N more →` (after), `…` at the end
+    of a row that goes on, a token longer than its cell ends with `…`, `✂` marks a row that
+    truncation cut."""
     positions = max((len(v.ids) for v in views), default=0)
-    cell = 6 if show_tokens else 5
-    fit = max((width - 6) // (cell + 1), 1)
-    table = Table(box=None, padding=(0, 1, 0, 0), show_header=True, header_style="dim")
-    table.add_column("", style="bold", no_wrap=True)
-    for p in range(min(positions, fit)):
-        table.add_column(str(p), justify="right", width=cell, no_wrap=True, overflow="crop")
-    for row_no, view in enumerate(views):
-        cells: list[Text] = []
-        for p in range(min(len(view.ids), fit)):
-            padded = view.attention_mask[p] == 0
-            value = view.tokens[p] if show_tokens and view.tokens else str(view.ids[p])
-            style = PAD if padded else ("#ce93d8" if view.special[p] else "")
-            if view.unknown and view.unknown[p]:
-                style = "bold red"
-            cells.append(Text(value[:cell], style=style))
-        label = f"{row_no}" + ("✂" if view.truncated else "")
-        table.add_row(label, *cells)
-    return table
-
-
-def mask_rows(result: P.TokenizeResult, width: int) -> Text:
-    """attention_mask and token_type_ids as compact digit rows."""
-    text = Text()
-    fit = max(width - 12, 10)
-    for name, attr in (("attention", "attention_mask"), ("type ids", "type_ids")):
-        text.append(f"{name}\n", style="bold")
-        for row_no, view in enumerate(result.encodings):
-            digits = "".join(str(d) for d in getattr(view, attr)[:fit])
-            more = "…" if len(getattr(view, attr)) > fit else ""
-            text.append(f"{row_no:>3} ")
-            for d in digits:
-                text.append(d, style="green" if d == "1" else PAD)
-            text.append(more + "\n")
-    return text
+    before, after = start, max(positions - stop, 0)
+    lines: list[Text] = []
+    head = Text(f"{'←' + str(before) if before else '':<4} ", style="dim")
+    for p in range(start, stop):
+        head.append(f"{p:>{cell}} ", style="dim")
+    if after:
+        head.append(f"+{after} more →", style="bold yellow")
+    what = "tokens" if show_tokens else "input_ids"
+    sections: list[tuple[str, str]] = [(what, "ids"), ("attention_mask", "attention_mask")]
+    sections.append(("token_type_ids", "type_ids"))
+    for title, attr in sections:
+        lines.append(Text(title, style="bold"))
+        if title == what:
+            lines.append(head)
+        for row_no, view in enumerate(views):
+            label = f"{row_no}{'✂' if view.truncated else ''}"
+            row = Text(f"{label:<4} ", style="bold")
+            values: list[int] = getattr(view, attr)
+            for p in range(start, min(stop, len(values))):
+                padded = view.attention_mask[p] == 0
+                if attr == "ids":
+                    raw = view.tokens[p] if show_tokens and view.tokens else str(view.ids[p])
+                    style = PAD if padded else ("#ce93d8" if view.special[p] else "")
+                    if view.unknown and view.unknown[p]:
+                        style = "bold red"
+                else:
+                    raw = str(values[p])
+                    style = PAD if values[p] == 0 else "green"
+                row.append(f"{_cut(_show(raw), cell):>{cell}}", style=style)
+                row.append(" ")
+            if len(values) > stop:
+                row.append("…", style="bold yellow")
+            lines.append(row)
+    return Text("\n", no_wrap=True, overflow="ellipsis").join(lines)
