@@ -2,6 +2,7 @@
 
 The import runs as an engine job: its progress shows here, escape cancels
 it, and a failure leaves the dialog open with the reason and nothing stored.
+An import with rows of empty text stays open to say so (enter or esc closes it).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Select, Static
 
 from engine import protocol as P
 from engine.paths import absolute_source
+from screens.datasets.model import empty_texts_warning
 from workbench.engine.client import EngineError
 from workbench.shell import ShellUser
+from workbench.widgets.base import WorkbenchModal
 
 NO_LABEL = "(no label)"
 
@@ -32,9 +34,12 @@ def default_name(source: str) -> str:
     return name[:64]
 
 
-class ImportScreen(ShellUser, ModalScreen[str | None]):
+class ImportScreen(ShellUser, WorkbenchModal[str]):
+    """Dismisses with the imported dataset's name, or None (closed before an import)."""
+
     BINDINGS = [
         Binding("escape", "close", "Cancel / close", id="import.close"),
+        Binding("enter", "done", "Done", show=False, id="import.done"),
         Binding("ctrl+o", "preview", "Preview", id="import.preview"),
         Binding("ctrl+s", "start", "Import", id="import.start"),
     ]
@@ -58,6 +63,7 @@ class ImportScreen(ShellUser, ModalScreen[str | None]):
         self.preview_info: P.PreviewInfo | None = None
         self.job_id: str | None = None
         self.outcome: str = ""
+        self.imported: P.DatasetInfo | None = None  # set when it stays open to warn
 
     def compose(self) -> ComposeResult:
         with Vertical(id="import-box"):
@@ -198,7 +204,22 @@ class ImportScreen(ShellUser, ModalScreen[str | None]):
         self.job_id = None
         self.query_one("#import-progress").display = False
         if event.error is None and isinstance(event.result, P.DatasetResult):
-            self.dismiss(event.result.dataset.name)
+            d = event.result.dataset
+            warning = empty_texts_warning(d.empty_texts)
+            if not warning:
+                self.dismiss(d.name)
+                return
+            self.imported = d  # say so before closing: the user may want to fix the file
+            self.outcome = warning
+            text = Text(f"imported {d.name}: {d.rows:,} rows, {d.classes} classes\n", "green")
+            text.append(f"{warning}", style="bold yellow")
+            text.append(
+                " (they stay in the dataset; find them with / ^\\s*$ and x for regex)\n",
+                style="yellow",
+            )
+            text.append("enter or esc closes", style="dim")
+            self._say(text)
+            self.set_focus(None)
         elif event.error is not None:
             self._say_error(EngineError.of(event.error))
 
@@ -206,7 +227,11 @@ class ImportScreen(ShellUser, ModalScreen[str | None]):
         if self.job_id is not None:
             self.cancel_import(self.job_id)
             return
-        self.dismiss(None)
+        self.dismiss(self.imported.name if self.imported else None)
+
+    def action_done(self) -> None:
+        if self.imported is not None:
+            self.dismiss(self.imported.name)
 
     @work(group="import-cancel", exit_on_error=False)
     async def cancel_import(self, job_id: str) -> None:

@@ -11,6 +11,7 @@ from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from engine import protocol as P
+from screens.datasets.model import empty_texts_warning, plural
 
 
 def dataset_prompt(d: P.DatasetInfo) -> Text:
@@ -23,11 +24,17 @@ def dataset_prompt(d: P.DatasetInfo) -> Text:
 
 def dataset_summary(d: P.DatasetInfo) -> Text:
     splits = "\n".join(f"{k:<10} {v:>8,}" for k, v in d.splits.items() if k) or "no split"
-    return Text.assemble(
+    text = Text.assemble(
         (d.name, "bold"),
-        f"\n{d.rows:,} rows, {d.classes} classes\n",
+        f"\n{d.rows:,} rows\n{plural(d.classes, 'class', 'classes')}\n",
         (splits, "dim"),
     )
+    warning = empty_texts_warning(d.empty_texts)
+    if warning:
+        text.append(f"\n{warning}", style="yellow")
+    if d.used_by:
+        text.append(f"\nused by {plural(len(d.used_by), 'run')}", style="dim")
+    return text
 
 
 class DatasetSidebar(Vertical):
@@ -66,6 +73,26 @@ class DatasetSidebar(Vertical):
 
     def focus_list(self) -> None:
         self.query_one("#ds-list", OptionList).focus()
+
+    def highlighted(self) -> str | None:
+        """The name of the dataset under the list's cursor."""
+        options = self.query_one("#ds-list", OptionList)
+        if options.highlighted is None:
+            return None
+        return options.get_option_at_index(options.highlighted).id
+
+    class Chosen(Message):
+        """enter on a dataset in the list."""
+
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+    @on(OptionList.OptionSelected, "#ds-list")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id:
+            self.post_message(self.Chosen(event.option.id))
 
     @on(OptionList.OptionHighlighted, "#ds-list")
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:

@@ -31,6 +31,23 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
+def fit(text: str, width: int, cut: bool = False) -> str:
+    """text in exactly width cells; one that does not fit (or that was cut before, cut) ends
+    with `…` so that nothing is cut without a mark."""
+    if width <= 0:
+        return ""
+    if cell_len(text) > width or (cut and cell_len(text) >= width):
+        return set_cell_size(text, width - 1) + "…"
+    if cut:
+        return set_cell_size(text + "…", width)
+    return set_cell_size(text, width)
+
+
+def index_width(largest: int) -> int:
+    """Cells for the # column: the digits of the largest row index (at least 3)."""
+    return max(len(str(max(largest, 0))), 3)
+
+
 class RowTable(ScrollView, can_focus=True):
     """Rows of the current dataset view; the screen supplies the fetcher."""
 
@@ -41,6 +58,7 @@ class RowTable(ScrollView, can_focus=True):
         Binding("pagedown,space", "page(1)", "Page down", show=False, id="rows.page_down"),
         Binding("home,g", "jump(0)", "First", show=False, id="rows.first"),
         Binding("end,G", "jump(-1)", "Last", show=False, id="rows.last"),
+        Binding("enter", "open_row", "Whole text", id="rows.open"),
     ]
 
     DEFAULT_CSS = """
@@ -73,6 +91,14 @@ class RowTable(ScrollView, can_focus=True):
             self.table = table
             self.total = total
 
+    class Opened(Message):
+        """enter on a row: show all of it."""
+
+        def __init__(self, table: RowTable, row: P.Row) -> None:
+            super().__init__()
+            self.table = table
+            self.row = row
+
     class FetchFailed(Message):
         def __init__(self, table: RowTable, error: Exception) -> None:
             super().__init__()
@@ -90,13 +116,16 @@ class RowTable(ScrollView, can_focus=True):
         self._wanted: set[int] = set()
         self._fetch_scheduled = False
         self._label_width = 8
+        self._largest_index = 0  # sizes the # column: the dataset's, not the filter's, rows
         self.fetches = 0  # pages asked of the engine (tests read it)
 
     # ------------------------------------------------------------- data
 
-    def reset(self, fetcher: Fetcher | None) -> None:
-        """Show a new view (dataset or filter): forget every page, start at the top."""
+    def reset(self, fetcher: Fetcher | None, largest_index: int = 0) -> None:
+        """Show a new view (dataset or filter): forget every page, start at the top.
+        largest_index (the dataset's last row) sizes the # column, whatever the filter."""
         self._fetcher = fetcher
+        self._largest_index = largest_index
         self._generation += 1
         self._pages.clear()
         self._pending.clear()
@@ -152,7 +181,8 @@ class RowTable(ScrollView, can_focus=True):
         while len(self._pages) > MAX_PAGES:
             self._pages.popitem(last=False)
         for row in result.rows:
-            self._label_width = max(self._label_width, min(cell_len(row.label or ""), 16))
+            self._label_width = max(self._label_width, cell_len(row.label or ""))
+            self._largest_index = max(self._largest_index, row.index)
         if result.total != self.total:
             self.total = result.total
             self.cursor = min(self.cursor, max(self.total - 1, 0))
@@ -203,6 +233,24 @@ class RowTable(ScrollView, can_focus=True):
     def _announce(self) -> None:
         self.post_message(self.CursorMoved(self, self.cursor, self.row_at(self.cursor)))
 
+    def action_open_row(self) -> None:
+        row = self.row_at(self.cursor) if self.total else None
+        if row is not None:
+            self.post_message(self.Opened(self, row))
+
+    # app-wide list movement (j/k/g/G) calls these on the focused widget
+    def action_cursor_down(self) -> None:
+        self.action_cursor(1)
+
+    def action_cursor_up(self) -> None:
+        self.action_cursor(-1)
+
+    def action_first(self) -> None:
+        self.action_jump(0)
+
+    def action_last(self) -> None:
+        self.action_jump(-1)
+
     def on_click(self, event: object) -> None:
         y = getattr(event, "y", 0)
         if y >= 1:
@@ -210,15 +258,23 @@ class RowTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------- drawing
 
+    def column_widths(self) -> list[int]:
+        """Cells of the #, label, split and text columns at the table's width: the label
+        column as wide as the longest label seen, up to a fifth of the width."""
+        width = self.size.width
+        num_w = index_width(max(self._largest_index, self.total - 1))
+        lab_w = max(min(self._label_width, max(width // 5, 8)), 5)
+        text_w = max(width - num_w - lab_w - 5 - 4, 10)
+        return [num_w, lab_w, 5, text_w]
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        num_w = max(len(str(max(self.total - 1, 0))), 3)
-        lab_w = self._label_width
-        text_w = max(width - num_w - lab_w - 5 - 3, 10)
+        widths = self.column_widths()
+        num_w, lab_w, _, _ = widths
         if y == 0:
             style = self.get_component_rich_style("row-table--header")
-            cells = ["#".rjust(num_w), "label".ljust(lab_w), "split", "text"]
-            return self._strip(cells, [num_w, lab_w, 5, text_w], width, style)
+            cells = ["#".rjust(num_w), fit("label", lab_w), "split", "text"]
+            return self._strip(cells, widths, width, style)
         position = round(self.scroll_y) + y - 1
         if position >= self.total:
             return Strip.blank(width, self.rich_style)
@@ -226,18 +282,19 @@ class RowTable(ScrollView, can_focus=True):
         if row is None:
             self._want(position // PAGE)
             style = self.get_component_rich_style("row-table--pending")
-            cells = [str(position).rjust(num_w), "…", "", "loading"]
-            return self._strip(cells, [num_w, lab_w, 5, text_w], width, style)
+            cells = ["…".rjust(num_w), "…", "", "loading"]
+            return self._strip(cells, widths, width, style)
         style = self.rich_style
         if position == self.cursor:
             style = style + self.get_component_rich_style("row-table--cursor")
+        text = _clean(row.text)
         cells = [
             str(row.index).rjust(num_w),
-            row.label if row.label is not None else "-",
+            fit(row.label if row.label is not None else "-", lab_w),
             _SPLIT_SHORT.get(row.split, row.split[:5]),
-            _clean(row.text),
+            fit(text, widths[3], cut=row.text_len > len(row.text)),
         ]
-        return self._strip(cells, [num_w, lab_w, 5, text_w], width, style)
+        return self._strip(cells, widths, width, style)
 
     @staticmethod
     def _strip(cells: list[str], widths: list[int], width: int, style: Style) -> Strip:

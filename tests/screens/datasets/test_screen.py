@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Input, OptionList, Static
 
 from engine import protocol as P
 from screens.datasets import DatasetsScreen
+from screens.datasets.dialogs import LabelPicker, NameDialog
 from screens.datasets.import_dialog import ImportScreen
 from tests.helpers.engine import RunningEngine
 from tests.helpers.screens import wait_for
@@ -58,7 +59,7 @@ async def test_opens_rotten_tomatoes_with_rows_and_stats(engine: RunningEngine) 
         screen = await opened(pilot, app, "rotten-tomatoes")
         table = screen.query_one(RowTable)
         assert table.total == 12808
-        assert "12,808 rows, 2 classes" in text_of(app, "#ds-info")
+        assert "12,808 rows\n2 classes" in text_of(app, "#ds-info")
         await wait_for(pilot, lambda: table.row_at(0) is not None)
         first = table.row_at(0)
         assert first is not None and first.label in ("fresh", "rotten")
@@ -87,7 +88,9 @@ async def test_search_regex_and_label_filters_match_the_engine(engine: RunningEn
         await wait_for(pilot, lambda: table.total == expected)
         assert 0 < expected < 12808
         assert f"{expected:,}/12,808" in text_of(app, "#filter-info")
-        await pilot.press("l")  # first label: fresh
+        await pilot.press("l")  # the label picker: all labels, then fresh (most rows)
+        await wait_for(pilot, lambda: isinstance(app.screen, LabelPicker))
+        await pilot.press("j", "enter")
         both = await engine_count(engine, name="rotten-tomatoes", search="boring", label="fresh")
         await wait_for(pilot, lambda: table.total == both)
         assert both < expected
@@ -100,7 +103,7 @@ async def test_search_regex_and_label_filters_match_the_engine(engine: RunningEn
         assert app.is_running
 
 
-async def test_split_grouped_by_movie(engine: RunningEngine) -> None:
+async def test_a_builtin_split_by_movie_again_becomes_a_new_dataset(engine: RunningEngine) -> None:
     app = WorkbenchApp(engine.home)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await opened(pilot, app, "rotten-tomatoes")
@@ -110,23 +113,39 @@ async def test_split_grouped_by_movie(engine: RunningEngine) -> None:
         seed = screen.query_one("#split-seed", Input)
         seed.value = "7"
         screen.query_one(DataTable).focus()
-        await pilot.press("s")
+        await pilot.press("s")  # a built-in keeps its split: name the new dataset
+        await wait_for(pilot, lambda: isinstance(app.screen, NameDialog))
+        what = str(app.screen.query_one("#name-what", Static).render())
+        assert "its own split stays" in what and "grouped by movie_name" in what
+        assert app.screen.query_one("#name-input", Input).value == "rotten-tomatoes-s7"
+        await pilot.press("enter")
         await wait_for(pilot, lambda: screen.last_split is not None)
         res = screen.last_split
         assert res is not None and res.group_column == "movie_name" and res.seed == 7
+        assert (res.name, res.parent) == ("rotten-tomatoes-s7", "rotten-tomatoes")
         sizes = {s.split: s.rows for s in res.splits}
         assert sum(sizes.values()) == 12808
         assert 0.7 < sizes["train"] / 12808 < 0.9
         table = screen.query_one("#split-table", DataTable)
         assert table.row_count == len(res.splits)
+        await wait_for(
+            pilot, lambda: screen.current is not None and screen.current.name == res.name
+        )
+        client = EngineClient(engine.home)
+        await client.connect(start=False)
+        try:
+            own = (await client.ask(P.DatasetShow(name="rotten-tomatoes"))).dataset.splits
+        finally:
+            await client.close()
+        assert own == {"train": 10226, "validation": 1289, "test": 1293}
         await pilot.press("d")
         await wait_for(pilot, lambda: screen.last_report is not None)
         assert "rows repeat an earlier text" in text_of(app, "#report")
-        # bad fractions: a clear message, the old split kept
+        # bad fractions: a clear message before anything is asked, the split kept
         screen.query_one("#split-train", Input).value = "0.9"
         await pilot.press("s")
         await wait_for(pilot, lambda: "add up to 1" in text_of(app, "#split-opts"))
-        assert screen.last_split is res
+        assert screen.last_split is res and isinstance(app.screen, DatasetsScreen)
 
 
 def _write(path: Path, data: bytes | str) -> Path:
