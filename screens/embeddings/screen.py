@@ -1,7 +1,9 @@
 """Embedding neighbours: nearest words, vector arithmetic, words in context, 2D projections.
 
-Vectors stay in the engine; the screen sends words and sentences and draws
-the answers (tables, bars, matrices, a plotext scatter).
+Vectors stay in the engine; the screen sends words and sentences and draws the answers
+(tables, bars, matrices, a scatter). It opens in command mode on the tab's main pane: `/`
+(or enter) types the query (on the context tab: the word), `e` the sentences or the word
+groups; esc leaves a box and applies what was typed.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Input, Static, TabbedContent, TextArea
+from textual.widget import Widget
+from textual.widgets import Input, Static, TabbedContent
 
 from engine import protocol as P
 from screens.embeddings.context import ContextTab
@@ -21,23 +24,25 @@ from screens.embeddings.model import EmbeddingOptions
 from screens.embeddings.neighbours import NeighboursTab
 from screens.embeddings.projection import ProjectionTab
 from workbench.engine.client import EngineError
-from workbench.widgets.base import TabbedScreen
+from workbench.widgets.base import TabbedScreen, is_text_entry
 
 
 class EmbeddingsScreen(TabbedScreen):
     CSS_PATH = "embeddings.tcss"
     BINDINGS: ClassVar = [
-        Binding("slash", "query", "Query", id="embeddings.query"),
-        Binding("escape", "leave_input", "Leave box", show=False, id="embeddings.leave_input"),
+        Binding("slash,enter", "query", "Query", id="embeddings.query"),
         Binding("s", "cycle_source", "Source", id="embeddings.source"),
         Binding("c", "cycle_compare", "Compare", id="embeddings.compare"),
-        Binding("k", "cycle_k", "k", id="embeddings.k"),
+        Binding("K", "cycle_k", "k count", id="embeddings.k"),
         Binding("n", "show_tab('near')", "Neighbours", show=False, id="embeddings.tab.near"),
         Binding("x", "show_tab('context')", "Context", show=False, id="embeddings.tab.context"),
-        Binding("j", "show_tab('project')", "Projection", show=False, id="embeddings.tab.project"),
+        Binding("v", "show_tab('project')", "Projection", show=False, id="embeddings.tab.project"),
         Binding("e", "edit_sentences", "Sentences", id="embeddings.sentences"),
+        Binding("e", "edit_groups", "Edit groups", id="embeddings.edit_groups"),
         Binding("r", "run_context", "Compare", id="embeddings.run_context"),
-        Binding("g", "cycle_preset", "Groups", id="embeddings.groups"),
+        Binding("l,right", "page(1)", "More →", id="embeddings.page_right"),
+        Binding("h,left", "page(-1)", "← Back", show=False, id="embeddings.page_left"),
+        Binding("w", "cycle_preset", "Groups", id="embeddings.groups"),
         Binding("m", "toggle_method", "PCA/t-SNE", id="embeddings.method"),
         Binding("o", "toggle_near", "+Neighbours", id="embeddings.near_group"),
         Binding("p", "run_projection", "Project", id="embeddings.project"),
@@ -49,15 +54,18 @@ class EmbeddingsScreen(TabbedScreen):
         "cycle_k": {"near", "project"},
         "edit_sentences": {"context"},
         "run_context": {"context"},
+        "page": {"context"},
+        "edit_groups": {"project"},
         "cycle_preset": {"project"},
         "toggle_method": {"project"},
         "toggle_near": {"project"},
         "run_projection": {"project"},
     }
+    # command mode: each tab's own pane, never a text box
     TAB_FOCUS: ClassVar = {
         "near": "#near-scroll",
         "context": "#ctx-scroll",
-        "project": "#proj-scroll",
+        "project": "#proj-plot",
     }
 
     def __init__(self) -> None:
@@ -69,14 +77,18 @@ class EmbeddingsScreen(TabbedScreen):
         self.sentence_matrix: P.SentenceSimilarityResult | None = None
         self.projection: P.ProjectionResult | None = None
         self.job_id: str | None = None
+        self._typing: str = ""  # the id of the text box last typed in
+        self._ended: P.JobEnded | None = None  # a job that ended before its start answered
 
     def compose_body(self) -> ComposeResult:
-        yield Input(
+        query = Input(
             "king - man + woman",
             placeholder="a word, or king - man + woman",
             id="emb-query",
             compact=True,
         )
+        query.border_title = "query"
+        yield query
         yield Static("", id="emb-opts")
         with TabbedContent(id="emb-tabs", initial="near"):
             yield NeighboursTab()
@@ -84,7 +96,7 @@ class EmbeddingsScreen(TabbedScreen):
             yield ProjectionTab()
 
     def on_mount(self) -> None:
-        self.shell.subscribe_ready(self, lambda _: self.load_sources())
+        self.shell.subscribe_ready(self, self._engine_ready)
         self.shell.subscribe(self, P.JobEnded, self._job_ended)
         self.shell.subscribe(self, P.CatalogChanged, self._catalog_changed)
         self.set_interval(0.25, self._show_progress)
@@ -92,11 +104,31 @@ class EmbeddingsScreen(TabbedScreen):
         if self.shell.connected:
             self.load_sources()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.command_mode():
+            return False  # letters are text while typing (esc leaves the box)
+        return super().check_action(action, parameters)
+
+    def on_descendant_focus(self, event: object) -> None:
+        widget = getattr(event, "widget", None)
+        if isinstance(widget, Widget) and is_text_entry(widget):
+            self._typing = widget.id or ""
+        self.refresh_bindings()
+
+    def on_text_left(self) -> None:
+        """Apply what was typed in the box just left."""
+        if self._typing == "proj-groups":
+            self.apply_groups()
+        elif self._typing in ("ctx-word", "ctx-sentences"):
+            self.run_context()
+        elif self._typing == "emb-query":
+            self.search()
+
     @on(TabbedContent.TabActivated)
     def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "context" and self.context is None:
             self.run_context()
-        elif event.pane.id == "project" and self.projection is None:
+        elif event.pane.id == "project" and self.projection is None and self.job_id is None:
             self.action_run_projection()
 
     @on(Input.Changed, "#emb-query")
@@ -107,17 +139,33 @@ class EmbeddingsScreen(TabbedScreen):
     def _query_submitted(self) -> None:
         self.search()
 
+    @on(Input.Submitted, "#ctx-word")
+    def _word_submitted(self) -> None:
+        self.run_context()
+
     @property
     def query_text(self) -> str:
         return self.query_one("#emb-query", Input).value.strip()
 
     # ------------------------------------------------------------- engine
 
+    def _engine_ready(self, restarted: bool) -> None:
+        if restarted and self.job_id is not None:
+            self.job_id = None  # the engine that ran it is gone
+            tab = self.query_one(ProjectionTab)
+            tab.ended()
+            tab.note(Text("the engine restarted and the projection was lost: p", "yellow"))
+        self.load_sources()
+
     def _catalog_changed(self, event: P.CatalogChanged) -> None:
         if event.kind == "vectors":
             self.load_sources()
 
     def _job_ended(self, event: P.JobEnded) -> None:
+        if self.job_id is None:
+            # it may end before the call that started it has answered: keep it for then
+            self._ended = event
+            return
         if event.job.job_id == self.job_id:
             self.job_id = None
             tab = self.query_one(ProjectionTab)
@@ -187,17 +235,26 @@ class EmbeddingsScreen(TabbedScreen):
             return
         self.job_id = started.job_id
         tab.started(call.method)
+        ended, self._ended = self._ended, None
+        if ended is not None and ended.job.job_id == started.job_id:
+            self._job_ended(ended)
 
     # ------------------------------------------------------------- options
 
     def _show_opts(self) -> None:
         self.query_one("#emb-opts", Static).update(Text(self.options.describe(), style="dim"))
-        self.query_one(ProjectionTab).show_options(self.options.describe_projection())
+        self.query_one(ProjectionTab).show_options(
+            self.options.describe_projection(), self.options.groups
+        )
 
     def action_cycle_source(self) -> None:
-        self.options.cycle_source(self._static_sources())
+        said = self.options.cycle_source(self._static_sources())
+        if said:
+            self.notify(said, title="source", timeout=4)
         self._show_opts()
         self.search()
+        if self.active_tab == "project":
+            self.action_run_projection()
 
     def action_cycle_compare(self) -> None:
         self.options.cycle_compare(self._static_sources())
@@ -208,9 +265,24 @@ class EmbeddingsScreen(TabbedScreen):
         self.options.cycle_k()
         self._show_opts()
         self.search()
+        if self.active_tab == "project" and self.options.near_group:
+            self.action_run_projection()
 
     def action_cycle_preset(self) -> None:
         self.options.cycle_preset()
+        self._show_opts()
+        self.action_run_projection()
+
+    def apply_groups(self) -> None:
+        """The groups typed in the box: project them, or say what is wrong with them."""
+        tab = self.query_one(ProjectionTab)
+        typed = tab.groups_typed
+        if typed.strip() == self.options.groups:
+            return
+        problems = self.options.set_groups(typed)
+        if problems:
+            tab.note(Text("; ".join(problems) + " (e edits)", style="bold red"))
+            return
         self._show_opts()
         self.action_run_projection()
 
@@ -227,17 +299,21 @@ class EmbeddingsScreen(TabbedScreen):
     def action_run_projection(self) -> None:
         self.start_projection(self.options.projection_call(self.query_text))
 
+    def action_page(self, direction: int) -> None:
+        if not self.query_one(ContextTab).page(direction):
+            self.notify("no more columns that way", timeout=2)
+
     def action_run_context(self) -> None:
         self.run_context()
 
     def action_edit_sentences(self) -> None:
         self.query_one(ContextTab).edit_sentences()
 
-    def action_query(self) -> None:
-        self.query_one("#emb-query", Input).focus()
+    def action_edit_groups(self) -> None:
+        self.query_one(ProjectionTab).edit_groups()
 
-    def action_leave_input(self) -> None:
-        active = self.active_tab
-        if active == "context" and isinstance(self.focused, TextArea | Input):
-            self.run_context()
-        self.query_one(self.TAB_FOCUS[active]).focus()
+    def action_query(self) -> None:
+        if self.active_tab == "context":
+            self.query_one("#ctx-word", Input).focus()
+        else:
+            self.query_one("#emb-query", Input).focus()
