@@ -23,6 +23,7 @@ from bench.common import load_note, running_engine, temp_home
 from bench.embed_bench import neighbour_latency, tsne_time
 from bench.protocol_bench import event_throughput, round_trip
 from bench.rows_bench import page_fetch
+from bench.screens_bench import screens
 from bench.startup_bench import startup
 from bench.tokenize_bench import encode_throughput, keystroke_latency, padding_costs
 from bench.train_bench import FULL, QUICK, train_bench
@@ -35,16 +36,16 @@ def main() -> None:
     parser.add_argument(
         "--only",
         nargs="*",
-        help="protocol, ui, rows, startup, tokenize, embed; train (not in the default set: "
+        help="protocol, ui, rows, startup, tokenize, embed, screens; train (not in the default set: "
         "it takes minutes)",
     )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rounds = 2 if args.quick else 5
-    want = set(args.only or ["protocol", "ui", "rows", "startup", "tokenize", "embed"])
+    want = set(args.only or ["protocol", "ui", "rows", "startup", "tokenize", "embed", "screens"])
     rows: list[dict[str, str]] = []
     before = load_note()
-    engine_benches = {"protocol", "ui", "rows", "tokenize", "embed"}
+    engine_benches = {"protocol", "ui", "rows", "tokenize", "embed", "screens"}
     with temp_home() as home, running_engine(home) if want & engine_benches else nullcontext():
         if "protocol" in want:
             rows += asyncio.run(round_trip(home, rounds=rounds))
@@ -57,6 +58,8 @@ def main() -> None:
             rows += asyncio.run(encode_throughput(home, rounds=rounds))
             rows += keystroke_latency(home)
             rows += asyncio.run(padding_costs(home))
+        if "screens" in want:
+            rows += screens(home)
         if "embed" in want:
             rows += asyncio.run(neighbour_latency(home, rounds=rounds))
             rows += asyncio.run(tsne_time(home, rounds=min(rounds, 3)))

@@ -24,7 +24,8 @@ def _gib(n: int) -> str:
 
 def render_status(state: LinkState, width: int = 80, mode: str = "") -> Text:
     """The status line for a link state and the screen's keyboard mode (pure: the tests call
-    it). The device's load shows only while a job runs, so an idle app's line stays still."""
+    it). The device's load (and a CPU's memory in use) shows only while a job runs, so an idle
+    app's line stays still."""
     glyph, colour, label = _STATE_STYLE[state.status]
     text = Text()
     if mode:
@@ -45,8 +46,10 @@ def render_status(state: LinkState, width: int = 80, mode: str = "") -> Text:
             text.append(dev.name, style="dim")  # torch still loading in the engine
         else:
             text.append(dev.kind.upper(), style="bold")
-        if dev.memory_total:
+        if dev.memory_total and (jobs or dev.kind != "cpu"):
             text.append(f" {_gib(dev.memory_used)}/{_gib(dev.memory_total)}G")
+        elif dev.memory_total:  # the machine's RAM in use moves with every process on it
+            text.append(f" {_gib(dev.memory_total)}G")
         if dev.utilisation is not None and jobs:
             text.append(f" {dev.utilisation:.0f}%")
     for job in jobs[:2]:
