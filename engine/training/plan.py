@@ -338,8 +338,8 @@ MODEL_USUAL: dict[str, Usual] = {
     "kernel_sizes": Usual(1, 15, "", "a convolution this wide sees most of a short text at once"),
     "C": Usual(1e-4, 1e4, "regularises so strongly it barely fits", "hardly regularised"),
 }
-LR_HIGH = "a rate this high usually makes the loss blow up (NaN) or jump about"
-LR_LOW = "so low the model barely moves in the steps it has"
+LR_HIGH = "the loss usually blows up (NaN) or jumps about"
+LR_LOW = "the model barely moves in the steps it has"
 
 
 def train_usual(name: str, optimizer: str, pretrained: bool) -> tuple[Usual, str] | None:

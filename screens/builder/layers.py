@@ -17,13 +17,15 @@ def human(n: float) -> str:
 
 
 def layer_label(row: P.LayerRow) -> Text:
+    """name, parameters (trainable, frozen), then the module's class: in a narrow pane the
+    class is what the edge cuts (the tree scrolls sideways to it)."""
     t = Text()
     t.append(row.name.rsplit(".", 1)[-1] or "model", style="bold")
-    t.append(f" {row.kind} ", style="dim")
     if row.trainable:
-        t.append(human(row.trainable), style="green")
+        t.append(f" {human(row.trainable)}", style="green")
     if row.frozen:
         t.append(f" {human(row.frozen)} frozen", style="cyan")
+    t.append(f" {row.kind}", style="dim")
     return t
 
 

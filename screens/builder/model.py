@@ -2,13 +2,16 @@
 write and read the run TOML.
 
 A form value lives under a key "section.setting" ("data.dataset", "model.embed_dim",
-"train.lr") or "name". The TOML written here is the file `workbench train` takes.
+"train.lr") or "name". The TOML written here is the file `workbench train` takes; a setting that
+does not apply (the engine's SettingSpec.applies_when: momentum for AdamW) is kept in the form,
+so it comes back when it applies again, but not written.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -16,15 +19,16 @@ import tomli_w
 
 from engine import protocol as P
 
-DATA_KEYS = ("dataset", "tokenizer", "train_split", "validation_split", "max_length")
+DATA_KEYS = ("dataset", "tokenizer", "train_split", "validation_split", "test_split", "max_length")
+OPTIONAL_SPLITS = ("validation_split", "test_split")  # "" in the TOML: none
 VECTOR_KEYS = ("vectors", "freeze_vectors")
 NO_SPLIT = "(none)"
 DEFAULT_ARCH = "embedding-bag"
 DEFAULT_DATASET = "rotten-tomatoes"
 DEFAULT_TOKENIZER = "minilm-wordpiece"
 PRETRAINED_TOKENIZER = "minilm-wordpiece"  # the bundled MiniLM's own
-# choosing one of these changes which fields the form has
-REBUILDS = ("model.arch", "data.dataset")
+# choosing one of these changes which fields the form has (a dataset changes only choices)
+REBUILDS = ("model.arch",)
 
 
 class FormError(ValueError):
@@ -82,11 +86,12 @@ def config_dict(
 ) -> dict[str, Any]:
     """The run configuration the form describes, as TOML-ready tables (empty values left out)."""
     data = {k: values.get(f"data.{k}") for k in DATA_KEYS}
-    data["validation_split"] = data["validation_split"] or ""  # "": no validation
+    for key in OPTIONAL_SPLITS:
+        data[key] = data[key] or ""  # "": none
     model: dict[str, Any] = {"arch": arch.name}
     for s in arch.settings:
         value = values.get(f"model.{s.name}")
-        if value is not None:
+        if value is not None and s.applies("model", values):
             model[s.name] = value
     if arch.takes_vectors and values.get("model.vectors"):
         model["vectors"] = values["model.vectors"]
@@ -100,7 +105,7 @@ def config_dict(
         out["train"] = {
             s.name: values[f"train.{s.name}"]
             for s in train
-            if values.get(f"train.{s.name}") is not None
+            if values.get(f"train.{s.name}") is not None and s.applies("train", values)
         }
     return out
 
@@ -135,8 +140,9 @@ def values_from_config(
             values[f"data.{key}"] = value
         else:
             ignored.append(f"data.{key}")
-    if "validation_split" in data.get("data", {}) and not data["data"]["validation_split"]:
-        values["data.validation_split"] = None
+    for key in OPTIONAL_SPLITS:
+        if key in data.get("data", {}) and not data["data"][key]:
+            values[f"data.{key}"] = None
     model = dict(data.get("model", {}))
     arch_name = str(model.pop("arch", ""))
     arch = next((a for a in schema.architectures if a.name == arch_name), None)
@@ -172,6 +178,7 @@ class RunForm:
         self.vector_sources: list[str] = []
         self.values: dict[str, Any] = {}
         self.local_errors: dict[str, str] = {}
+        self.bad_text: dict[str, str] = {}  # what was typed where it could not be read
         self.plan: P.RunPlanResult | None = None
 
     @property
@@ -187,9 +194,13 @@ class RunForm:
         """The available datasets and tokenizers and these vectors as the form's choices;
         whether any changed."""
         before = (self.datasets, self.tokenizers, self.vector_sources)
+        dataset = str(self.values.get("data.dataset") or "")
+        unknown = dataset and not self.splits(dataset)  # a built-in not opened yet
         self.datasets = [d for d in datasets if d.available]
         self.tokenizers = [t for t in tokenizers if t.available]
         self.vector_sources = list(vectors)
+        if unknown and self.splits(dataset):  # its splits are known now: its own defaults
+            self.values.update(self.split_defaults(dataset))
         return before != (self.datasets, self.tokenizers, self.vector_sources)
 
     # ------------------------------------------------------------- defaults
@@ -217,7 +228,17 @@ class RunForm:
         splits = self.splits(dataset)
         train = "train" if "train" in splits else (splits or ["train"])[0]
         val = next((s for s in ("validation", "test") if s in splits and s != train), None)
-        return {"data.train_split": train, "data.validation_split": val}
+        return {
+            "data.train_split": train,
+            "data.validation_split": val,
+            "data.test_split": self.test_default(dataset, train, val),
+        }
+
+    def test_default(self, dataset: str, train: str | None, validation: str | None) -> str | None:
+        """The split the best checkpoint is scored on: "test" where the dataset has it and it
+        is neither the train nor the validation split (the engine's own rule), else none."""
+        fits = "test" in self.splits(dataset) and "test" not in (train, validation)
+        return "test" if fits else None
 
     def model_defaults(
         self, arch_name: str, keep: dict[str, Any] | None = None, was: str | None = None
@@ -244,14 +265,51 @@ class RunForm:
 
     def reset(self, arch_name: str = DEFAULT_ARCH) -> None:
         self.values = self.default_values(arch_name)
+        self.local_errors.clear()
+        self.bad_text.clear()
 
     def apply(self, values: dict[str, Any]) -> None:
-        """A loaded configuration: the architecture's defaults under what the file sets."""
+        """A loaded configuration: the architecture's defaults under what the file sets (the
+        splits it leaves out are the defaults of its dataset)."""
         base = self.default_values(values["model.arch"])
+        dataset = str(values.get("data.dataset", base["data.dataset"]))
+        base.update(self.split_defaults(dataset))
         base.update(values)
-        if "data.dataset" in values and "data.train_split" not in values:
-            base.update(self.split_defaults(base["data.dataset"]))
+        if "data.test_split" not in values:
+            train, val = base["data.train_split"], base["data.validation_split"]
+            base["data.test_split"] = self.test_default(dataset, train, val)
         self.values = base
+        self.local_errors.clear()
+        self.bad_text.clear()
+
+    # ------------------------------------------------------------- kept across restarts
+
+    def snapshot(self) -> dict[str, Any]:
+        """The form as JSON values (what restore() takes back): every value, and the text of
+        each field that could not be read."""
+        return {"values": dict(self.values), "typed": dict(self.bad_text)}
+
+    def restore(self, saved: Any) -> bool:
+        """The form as a snapshot left it, over the defaults of its architecture (keys this
+        schema has no field for are dropped); False, changing nothing, when it cannot be used
+        (another version's, or not a snapshot at all)."""
+        assert self.schema is not None
+        values = saved.get("values") if isinstance(saved, dict) else None
+        if not isinstance(values, dict):
+            return False
+        arch = values.get("model.arch")
+        if not any(a.name == arch for a in self.schema.architectures):
+            return False
+        base = self.default_values(str(arch))
+        base.update({k: v for k, v in values.items() if k in base})
+        self.values = base
+        self.local_errors.clear()
+        self.bad_text.clear()
+        typed = saved.get("typed")
+        for key, text in typed.items() if isinstance(typed, dict) else []:
+            if key in base and isinstance(text, str):
+                self.typed(key, text)
+        return True
 
     # ------------------------------------------------------------- edits
 
@@ -280,9 +338,45 @@ class RunForm:
             value = parse_value(kind, text, optional=spec.optional if spec else key == "name")
         except FormError as exc:
             self.local_errors[key] = str(exc)
+            self.bad_text[key] = text
         else:
             self.local_errors.pop(key, None)
+            self.bad_text.pop(key, None)
             self.values[key] = value
+
+    def text_of(self, key: str) -> str:
+        """What a text field shows: what was typed there if it could not be read, else its
+        value."""
+        return self.bad_text[key] if key in self.bad_text else format_value(self.values.get(key))
+
+    def drop_errors_except(self, keys: set[str]) -> None:
+        """Forget what could not be read in fields the form no longer has."""
+        for key in list(self.local_errors):
+            if key not in keys:
+                self.local_errors.pop(key)
+                self.bad_text.pop(key, None)
+
+    def applies(self, key: str) -> bool:
+        """Whether the field of key does anything now (the engine's applies_when; the vectors'
+        freeze only with vectors chosen); a field that does not is hidden and not written."""
+        if key == "model.freeze_vectors":
+            return bool(self.values.get("model.vectors"))
+        spec = self.spec(key)
+        return spec is None or spec.applies(key.partition(".")[0], self.values)
+
+    def why_hidden(self, key: str) -> str:
+        """Why a field does not apply now, in words ("" when it does)."""
+        if self.applies(key):
+            return ""
+        if key == "model.freeze_vectors":
+            return "applies only with init vectors chosen"
+        spec = self.spec(key)
+        assert spec is not None
+        rules = []
+        for name, allowed in spec.applies_when.items():
+            shown = " or ".join(a for a in allowed if a != "*")
+            rules.append(f"{name} is set" if "*" in allowed else f"{name} is {shown}")
+        return "applies only when " + " and ".join(rules)
 
     def choose(self, key: str, choice: Any) -> bool:
         """A choice made in a list or a checkbox; whether it changed anything. A new
@@ -299,9 +393,27 @@ class RunForm:
             if arch is not None and arch.pretrained_tokenizer:  # ids must be the model's own
                 self.values["data.tokenizer"] = PRETRAINED_TOKENIZER
         elif key == "data.dataset":
-            if self.values.get("data.train_split") not in self.splits(str(value)):
-                self.values.update(self.split_defaults(str(value)))
+            self._fit_splits(str(value))
         return True
+
+    def _fit_splits(self, dataset: str) -> None:
+        """Splits the new dataset has stay chosen; one it lacks becomes its default (the
+        validation split "validation" on a dataset of train and test becomes "test")."""
+        v, splits = self.values, self.splits(dataset)
+        defaults = self.split_defaults(dataset)
+        if v.get("data.train_split") not in splits:
+            v.update(defaults)
+            return
+        if v.get("data.validation_split") not in (*splits, None):
+            v["data.validation_split"] = defaults["data.validation_split"]
+        test = v.get("data.test_split")
+        if test not in (*splits, None) or test in (
+            v["data.train_split"],
+            v["data.validation_split"],
+        ):
+            v["data.test_split"] = self.test_default(
+                dataset, v["data.train_split"], v["data.validation_split"]
+            )
 
     # ------------------------------------------------------------- judging
 
@@ -313,6 +425,20 @@ class RunForm:
             text = p.message + (f" ({p.hint})" if p.hint else "")
             found[p.field] = f"{found[p.field]}; {text}" if p.field in found else text
         found.update(self.local_errors)
+        return found
+
+    def warnings(self) -> dict[str, str]:
+        """Field key -> why the engine thinks its value is probably not what was meant (a
+        value far outside the usual range), with that range; a field with a problem has no
+        warning. Warnings never stop a run."""
+        problems = self.problems()
+        found: dict[str, str] = {}
+        for w in self.plan.warnings if self.plan else []:
+            if w.field in problems:
+                continue
+            text = w.message + (f" (usual: {w.usual})" if w.usual else "")
+            text += f": {w.hint}" if w.hint else ""
+            found[w.field] = f"{found[w.field]}; {text}" if w.field in found else text
         return found
 
     def config(self) -> dict[str, Any]:
@@ -332,3 +458,42 @@ class RunForm:
         steps = plan.steps_per_epoch * int(self.values.get("train.epochs") or 0)
         max_steps = self.values.get("train.max_steps")
         return min(steps, int(max_steps)) if max_steps else steps
+
+
+def _words(text: str) -> str:
+    return re.sub(r"[\s._-]+", " ", text.lower()).strip()
+
+
+def match_fields(query: str, fields: Sequence[tuple[str, str, str]]) -> list[str]:
+    """The keys of the fields (key, label, help) that query names, best first: its name or
+    label exactly, then one starting with it, then a word of it, the key containing it, its
+    words' initials ("wd": weight_decay), its letters in order, then its help. Case, spaces,
+    dots, dashes and underscores do not matter."""
+    q = _words(query)
+    if not q:
+        return []
+    squashed = q.replace(" ", "")
+    scored: list[tuple[int, int, str]] = []
+    for index, (key, label, help_text) in enumerate(fields):
+        name, lab, whole = _words(key.rpartition(".")[2]), _words(label), _words(key)
+        words = f"{name} {lab}".split()
+        initials = "".join(w[0] for w in name.split())
+        letters = iter(name.replace(" ", ""))
+        if q in (name, lab):
+            score = 0
+        elif name.startswith(q) or lab.startswith(q):
+            score = 1
+        elif any(w.startswith(q) for w in words):
+            score = 2
+        elif q in whole or q in lab:
+            score = 3
+        elif len(squashed) >= 2 and initials.startswith(squashed):
+            score = 4
+        elif len(squashed) >= 2 and all(c in letters for c in squashed):
+            score = 5
+        elif len(q) >= 3 and q in _words(help_text):
+            score = 6
+        else:
+            continue
+        scored.append((score, index, key))
+    return [key for _, _, key in sorted(scored)]

@@ -43,12 +43,13 @@ from screens.builder.model import (
 from screens.builder.summary import PlanSummary
 from workbench.engine.client import EngineError
 from workbench.files import FileProblem, read_text_file
-from workbench.widgets.base import WorkbenchScreen
+from workbench.widgets.base import WorkbenchScreen, is_text_entry
 from workbench.widgets.confirm import ConfirmDialog
 from workbench.widgets.path_dialog import PathDialog
 
 CHOICES = ("datasets", "tokenizers", "vectors")  # the catalog lists the form chooses from
 SAVED_FORM, SAVED_CURSOR = "builder.form", "builder.cursor"  # view state keys
+LETTER_ACTIONS = ("edit", "find", "next_issue", "focus_layers")  # keys that type in a text box
 
 
 class BuilderScreen(WorkbenchScreen):
@@ -112,6 +113,8 @@ class BuilderScreen(WorkbenchScreen):
         focused = self.focused
         if isinstance(focused, SelectOverlay) and action not in ("start", "save", "load"):
             return False  # a list is open: its own keys
+        if is_text_entry(focused) and action in LETTER_ACTIONS:
+            return False  # the letters are text there
         if action in ("edit", "find"):
             return self.form.schema is not None
         if action == "focus_layers":
@@ -130,6 +133,8 @@ class BuilderScreen(WorkbenchScreen):
             return
         elif event.key in REBUILDS:
             await self.build_form()
+        else:
+            self.pane.refresh_choices(self.form)  # a dataset brings its splits
         self.pane.show_applicable(self.form)  # the optimizer brings momentum, say
         self._mark_dirty()
         self._show_problems()
@@ -168,6 +173,7 @@ class BuilderScreen(WorkbenchScreen):
         await self.build_form()
         if first:
             self.fields.move_to(self.shell.view_state.get(SAVED_CURSOR, ""))
+            self.refresh_bindings()  # edit and find work now
 
     def _take_choices(self) -> bool:
         """The catalog's current lists as this form's choices; whether any changed."""
@@ -181,7 +187,9 @@ class BuilderScreen(WorkbenchScreen):
         if self.form.schema is None or kind not in CHOICES:
             return
         if self._take_choices():
-            await self.build_form()
+            self.pane.refresh_choices(self.form)  # never a rebuild: keys being typed stay
+            self._mark_dirty()
+            self._remember()
 
     def _mark_dirty(self) -> None:
         self._dirty = True
@@ -241,6 +249,13 @@ class BuilderScreen(WorkbenchScreen):
             self.refresh_bindings()
 
     def _show_summary(self) -> None:
+        tree = self.query_one(LayerTree)
+        had_tree = tree.display
+        self._show_plan()
+        if tree.display != had_tree:
+            self.refresh_bindings()  # l goes to the layers only when there are some
+
+    def _show_plan(self) -> None:
         summary, tree = self.query_one(PlanSummary), self.query_one(LayerTree)
         problems, plan = self.form.problems(), self.form.plan
         if problems:
@@ -320,15 +335,15 @@ class BuilderScreen(WorkbenchScreen):
         found = match_fields(query, self.pane.labels(self.form))
         shown = [k for k in found if self.form.applies(k)]
         text = Text()
+        if found and found[0] not in shown:  # the best match does not apply now: say why
+            text.append(f"{found[0]} is hidden: {self.form.why_hidden(found[0])}\n", "yellow")
         if shown:
             self.fields.move_to(shown[0])
             text.append(f"enter: {shown[0]}", style="bold")
             if len(shown) > 1:
                 text.append(f"  also {', '.join(k.partition('.')[2] or k for k in shown[1:4])}")
                 text.append(" …" if len(shown) > 4 else "")
-        elif found:
-            text.append(f"{found[0]} is hidden: {self.form.why_hidden(found[0])}", style="yellow")
-        elif query.strip():
+        elif query.strip() and not found:
             text.append(f"no field matches '{query.strip()}'", style="yellow")
         self.pane.show_help(text)
 

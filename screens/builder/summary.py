@@ -1,5 +1,6 @@
-"""The builder's summary: what the engine would build (parameters, memory a step, steps), or
-the fields to fix first."""
+"""The builder's summary: what the engine would build (parameters, memory a step, steps) and
+the values it warns of, or the fields to fix first. Each problem or warning is one line, cut
+with `…` (the whole text is under its field) and `+N more` past a few."""
 
 from __future__ import annotations
 
@@ -20,13 +21,33 @@ def human_bytes(n: float) -> str:
     return f"{n:.0f} B"
 
 
-def problems_text(problems: dict[str, str]) -> Text:
-    t = Text()
-    t.append(f"{len(problems)} field(s) to fix before training:\n", style="bold red")
-    for field, message in problems.items():
-        t.append(f"{field or 'file'}: ", style="bold")
-        t.append(message + "\n", style="red")
-    return t
+SHOWN = 4  # problems or warnings listed; the rest are counted (n goes to each)
+
+
+def issue_lines(items: dict[str, str], style: str, mark: str) -> list[Text]:
+    """One line a field ("file" for the whole file), cut with `…`; `+N more` past SHOWN."""
+    lines = []
+    for field, message in list(items.items())[:SHOWN]:
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(f"{mark} {field.partition('.')[2] or field or 'file'}: ", style="bold")
+        line.append(message, style=style)
+        lines.append(line)
+    if len(items) > SHOWN:
+        lines.append(Text(f"+{len(items) - SHOWN} more (n goes to each)", style="dim"))
+    return lines
+
+
+def problems_text(problems: dict[str, str]) -> Group:
+    head = Text(f"{len(problems)} field(s) to fix before training:", style="bold red")
+    return Group(head, *issue_lines(problems, "red", "✗"))
+
+
+def warnings_lines(warnings: dict[str, str]) -> list[Text]:
+    if not warnings:
+        return []
+    n = len(warnings)
+    head = Text(f"⚠ {n} warning{'s' if n > 1 else ''} · ctrl+t still trains", "bold yellow")
+    return [head, *issue_lines(warnings, "yellow", "⚠")]
 
 
 def plan_view(
@@ -34,8 +55,10 @@ def plan_view(
     arch: P.ArchitectureInfo | None,
     values: dict[str, Any],
     steps: int,
+    warnings: dict[str, str] | None = None,
 ) -> Group:
-    """The model in a line, its parameters, the memory of one step part by part, the steps."""
+    """The model in a line, its parameters, the memory of one step part by part, the steps,
+    and the values far from usual."""
     head = Text()
     head.append(f"{arch.name if arch else '?'}", style="bold")
     what = f"{plan.num_classes} classes" if plan.task == "classify" else "language model"
@@ -63,7 +86,7 @@ def plan_view(
             lines.append(
                 f" · ≤{plan.steps_per_epoch:,} steps an epoch · ≤{steps:,} steps", style="dim"
             )
-    return Group(head, table, lines)
+    return Group(head, *warnings_lines(warnings or {}), table, lines)  # warnings first
 
 
 class PlanSummary(Static):
@@ -78,5 +101,6 @@ class PlanSummary(Static):
         arch: P.ArchitectureInfo | None,
         values: dict[str, Any],
         steps: int,
+        warnings: dict[str, str] | None = None,
     ) -> None:
-        self.update(plan_view(plan, arch, values, steps))
+        self.update(plan_view(plan, arch, values, steps, warnings))
