@@ -814,10 +814,11 @@ def cell_text(rep: P.EvalReport, t: int, p: int, codes: list[str]) -> str:
     total = sum(row)
     share = f" ({100 * row[p] / total:.1f}% of {total:,})" if total else ""
     kind = "right" if t == p else "wrong"
-    return (
-        f"true {codes[t]} {rep.labels[t]} → predicted {codes[p]} {rep.labels[p]}: "
-        f"{row[p]:,}{share}, {kind}"
-    )
+
+    def named(i: int) -> str:  # the code, and the name where the code is short for it
+        return rep.labels[i] if codes[i] == rep.labels[i] else f"{codes[i]} {rep.labels[i]}"
+
+    return f"true {named(t)} → predicted {named(p)}: {row[p]:,}{share}, {kind}"
 
 
 def split_names(config_toml: str) -> tuple[str | None, str | None]:

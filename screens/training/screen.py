@@ -130,6 +130,7 @@ class TrainingScreen(TabbedScreen):
         self._dirty = True
         self._arrived = False
         self._wide = False
+        self._dropped: int | None = None  # events the engine dropped, when last looked
 
     @property
     def overlay(self) -> set[str]:
@@ -272,7 +273,7 @@ class TrainingScreen(TabbedScreen):
         pick = self._pick_run(res.runs)
         self._fill_list()
         if pick is not None:
-            self.select(pick)
+            self.select(pick, reload=True)
         for run_id in self.overlay:
             self.load_overlay(run_id)
         self.refresh_bindings()
@@ -292,7 +293,10 @@ class TrainingScreen(TabbedScreen):
             return str(saved)
         return max(runs, key=lambda r: r.created).run_id
 
-    def select(self, run_id: str) -> None:
+    def select(self, run_id: str, reload: bool = False) -> None:
+        """Watch this run: its whole history is fetched (again, with reload)."""
+        if run_id == self.selected and not reload and run_id in self.history.series:
+            return
         if run_id != self.selected:
             self.cursor_step = None
         self.selected = run_id
@@ -378,6 +382,10 @@ class TrainingScreen(TabbedScreen):
             self.select(shown[0].run_id)  # the filter hid the watched run: watch the first
 
     def _tick(self) -> None:
+        dropped = self.shell.link_state.dropped
+        if self._dropped is not None and dropped != self._dropped:
+            self.load_runs()  # the engine dropped events for this slow client: fetch them
+        self._dropped = dropped
         if any(r.state in LIVE for r in self.runs.values()):
             self._fill_list()  # wall times move
         self._show_stats()

@@ -77,7 +77,8 @@ class RunStats(Vertical):
         yield Static("no run selected: start one with `workbench train CONFIG.toml`", id="tr-stats")
         with Horizontal(id="tr-epoch-row"):
             yield Label("epoch", id="tr-epoch")
-            yield ProgressBar(id="tr-progress", show_eta=False)
+            # a total from the start: without one the bar animates, writing while idle
+            yield ProgressBar(total=1.0, id="tr-progress", show_eta=False)
             yield Static("", id="tr-speed")
 
     def show(self, text: Text, speed: str, run: P.RunInfo) -> None:
