@@ -42,7 +42,7 @@ class LabelPicker(WorkbenchModal[str]):
     LabelPicker > Vertical { width: 60; max-width: 100%; height: auto; max-height: 90%;
                              border: thick $accent; background: $surface; padding: 0 1; }
     LabelPicker #labels-find { margin: 0; }
-    LabelPicker #labels-list { height: auto; max-height: 100%; border: none; }
+    LabelPicker #labels-list { height: auto; border: none; }
     LabelPicker #labels-keys { color: $text-muted; }
     """
 
@@ -61,15 +61,21 @@ class LabelPicker(WorkbenchModal[str]):
     def on_mount(self) -> None:
         self._fill("")
         self.query_one(OptionList).focus()
+        self.on_resize()
+
+    def on_resize(self) -> None:
+        # the list scrolls (with its bar) inside the box (90% of the height): title, filter,
+        # keys line and the box's border take 5 lines of it
+        self.query_one(OptionList).styles.max_height = max(int(self.size.height * 0.9) - 5, 3)
 
     def _fill(self, query: str) -> None:
         options = self.query_one(OptionList)
         options.clear_options()
         choices = label_choices(self.labels, query)
         total = sum(self.labels.values()) or 1
-        width = max((len(name) for name, _ in choices), default=10)
-        for name, rows in choices:
-            shown = name if name != ALL_LABELS else "(all labels)"
+        shown_names = [name if name != ALL_LABELS else "(all labels)" for name, _ in choices]
+        width = max((len(n) for n in shown_names), default=10)
+        for (name, rows), shown in zip(choices, shown_names, strict=True):
             prompt = Text(f"{shown:<{width}}  ", style="bold" if name == self.current else "")
             prompt.append(f"{rows:>9,}  {100 * rows / total:5.1f}%", style="dim")
             options.add_option(Option(prompt, id=name or "\0all"))

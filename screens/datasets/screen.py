@@ -177,6 +177,7 @@ class DatasetsScreen(TabbedScreen):
         self.filter = RowFilter()
         self.rows_tab.clear_search()
         self.sidebar.show_dataset(res.dataset)
+        self.query_one(SplitsTab).show_current(res.dataset.splits)
         self._reload_rows()
         self.load_stats()
         if first_open:

@@ -15,11 +15,17 @@ from screens.datasets.model import empty_texts_warning, plural
 
 
 def dataset_prompt(d: P.DatasetInfo) -> Text:
+    """Two lines, each cut with … where the list is narrow (the summary below has it all)."""
     if not d.available:
-        return Text.assemble((d.name, "dim"), ("\n  not installed", "dim italic"))
-    if d.rows:
-        return Text.assemble((d.name, "bold"), f"\n  {d.rows:,} rows · {d.classes} cl")
-    return Text.assemble((d.name, "bold"), ("\n  built-in", "dim"))
+        text = Text.assemble((d.name, "dim"), ("\n  not installed", "dim italic"))
+    elif d.rows:
+        text = Text.assemble(
+            (d.name, "bold"), f"\n  {d.rows:,} · {plural(d.classes, 'class', 'classes')}"
+        )
+    else:
+        text = Text.assemble((d.name, "bold"), ("\n  built-in", "dim"))
+    text.no_wrap, text.overflow = True, "ellipsis"
+    return text
 
 
 def dataset_summary(d: P.DatasetInfo) -> Text:

@@ -86,6 +86,7 @@ class SplitsTab(TabPane):
         super().__init__("Splits p", id="split")
         self.stratify = True
         self.last: P.SplitResult | None = None
+        self.current: dict[str, int] = {}  # the open dataset's splits as they are (rows)
 
     def compose(self) -> ComposeResult:
         # a hidden pane mounts after the first paint (Lazy): a faster start
@@ -135,12 +136,24 @@ class SplitsTab(TabPane):
         self._fill_table()
         self.say(split_summary(res))
 
+    def show_current(self, splits: dict[str, int]) -> None:
+        """The open dataset's splits as they are, until a new split is made."""
+        self.current, self.last = {k: v for k, v in splits.items() if k}, None
+        self._fill_table()
+        if self.query("#split-opts"):
+            self.say()
+
     def _fill_table(self) -> None:
+        tables = self.query("#split-table")
+        if not tables:
+            return  # not mounted yet (a lazy tab): filled when it is
+        table: DataTable[str] = tables.first(DataTable)
+        table.clear()
         res = self.last
         if res is None:
+            for name, rows in self.current.items():
+                table.add_row(name, f"{rows:,}", Text("as it is now", style="dim"))
             return
-        table: DataTable[str] = self.query_one("#split-table", DataTable)
-        table.clear()
         room = max(self.size.width - 24, 20)
         for s in res.splits:
             table.add_row(s.split, f"{s.rows:,}", label_summary(s.labels, room))

@@ -195,10 +195,15 @@ class RowTable(ScrollView, can_focus=True):
     # ------------------------------------------------------------- geometry
 
     def _resize(self) -> None:
-        self.virtual_size = Size(self.size.width, self.total + 1)
+        self.virtual_size = Size(self._width, self.total + 1)
 
     def on_resize(self) -> None:
         self._resize()
+
+    @property
+    def _width(self) -> int:
+        """Cells a line has: the width less the vertical scroll bar's."""
+        return self.scrollable_content_region.width or self.size.width
 
     @property
     def _body_height(self) -> int:
@@ -261,14 +266,14 @@ class RowTable(ScrollView, can_focus=True):
     def column_widths(self) -> list[int]:
         """Cells of the #, label, split and text columns at the table's width: the label
         column as wide as the longest label seen, up to a fifth of the width."""
-        width = self.size.width
+        width = self._width
         num_w = index_width(max(self._largest_index, self.total - 1))
         lab_w = max(min(self._label_width, max(width // 5, 8)), 5)
         text_w = max(width - num_w - lab_w - 5 - 4, 10)
         return [num_w, lab_w, 5, text_w]
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self._width
         widths = self.column_widths()
         num_w, lab_w, _, _ = widths
         if y == 0:
