@@ -39,7 +39,7 @@ lint: $(VENV)/.test
 	$(BIN)/mypy engine/protocol
 
 test: lint
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q --durations=15
 
 bench: $(VENV)/.bench
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench

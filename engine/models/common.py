@@ -33,7 +33,8 @@ def check_int(name: str, value: object, low: int = 1, high: int = MAX_SIZE) -> N
     """EngineError unless value is an int (not a bool) from `low` to `high`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         what = "a positive integer" if low == 1 else f"an integer of at least {low}"
-        raise EngineError(f"{name} must be {what}, got {str(value)[:40]!r}")
+        shown = repr(value) if isinstance(value, str) else str(value)
+        raise EngineError(f"{name} must be {what}, got {shown[:40]}")
     if value > high:
         raise EngineError(
             f"{name} is {str(value)[:40]}, more than {high:,}: no model is that large",

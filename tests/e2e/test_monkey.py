@@ -12,10 +12,12 @@ import os
 import random
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
+from textual.app import SystemCommand
+from textual.screen import Screen
 
 from engine.paths import Home, resolve_home
 from tests.helpers.cli import wb, wb_json
@@ -77,6 +79,15 @@ def busy_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngin
         stop_engine(proc)
 
 
+class MonkeyApp(WorkbenchApp):
+    """The app, less the command palette's Quit (the monkey would end itself)."""
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":
+                yield command
+
+
 def _choices(app: WorkbenchApp) -> list[str]:
     """What a user could press here: the bindings that work now, plus the usual keys."""
     bound = [
@@ -91,11 +102,11 @@ def _choices(app: WorkbenchApp) -> list[str]:
 async def _monkey(
     home: Home, size: tuple[int, int], seed: int, keys: int
 ) -> tuple[list[str], set[str]]:
-    """The keys sent and the screens and dialogs they reached."""
-    rng = random.Random(seed)
+    """The keys sent and the screens and dialogs they reached (seed: MONKEY_SEED's)."""
+    rng = random.Random(seed + size[0])
     sent: list[str] = []
     seen: set[str] = set()
-    app = WorkbenchApp(home)
+    app = MonkeyApp(home)
     try:
         async with app.run_test(size=size) as pilot:
             deadline = time.monotonic() + 60
@@ -113,7 +124,8 @@ async def _monkey(
                 except TimeoutError:
                     raise AssertionError(f"the app hung on {press}") from None
                 if not app.is_running:
-                    raise AssertionError("the app exited")
+                    why = app._exception  # what ended it, when it was an error
+                    raise AssertionError(f"the app exited ({why!r}, code {app.return_code})")
                 seen.add(type(app.screen).__name__)
                 if rng.random() < 0.05:
                     await pilot.pause(0.2)  # let engine replies land between keys
@@ -125,12 +137,13 @@ async def _monkey(
     return sent, seen
 
 
+@pytest.mark.timeout(600)  # 1,500 keys on a loaded 2-core machine: a few minutes
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
 async def test_random_keys_never_crash_or_hang(
     busy_home: RunningEngine, size: tuple[int, int]
 ) -> None:
-    sent, seen = await _monkey(busy_home.home, size, SEED + size[0], KEYS)
-    print(f"monkey: {len(sent)} keys at {size[0]}x{size[1]}, seed {SEED + size[0]}: {sorted(seen)}")
+    sent, seen = await _monkey(busy_home.home, size, SEED, KEYS)
+    print(f"monkey: {len(sent)} keys at {size[0]}x{size[1]}, MONKEY_SEED={SEED}: {sorted(seen)}")
     assert len(sent) >= KEYS
     screens = {"DatasetsScreen", "TokenizerScreen", "EmbeddingsScreen", "BuilderScreen"}
     assert screens | {"TrainingScreen", "HelpScreen"} <= seen, seen  # it went everywhere

@@ -107,7 +107,7 @@ def test_browse_quit_engine_survives_and_state_returns(tmux: Tmux, tmp_path: Pat
     cmd = f"cd {ROOT} && {sys.executable} -m workbench --home {home}; echo WB_EXIT=$?; sleep 120"
     first = tmux.start(cmd)
     screen = tmux.wait_for(first, "Datasets", "rotten-tomatoes", "12,808 rows")
-    assert "Quit" in screen and "Import" in screen  # the footer shows the keys
+    assert "? help" in screen and "Import" in screen  # the footer shows the keys, help first
     status = json.loads(_workbench(home, "engine", "status", "--json").stdout)
     tmux.keys(first, "q")
     tmux.wait_for(first, "WB_EXIT=0", timeout=20)

@@ -78,7 +78,7 @@ def test_a_binary_config_and_no_engine_are_json_errors(
     binary = tmp_path / "run.toml"
     binary.write_bytes(bytes(range(256)) * 8)
     out = wb(engine, "train", str(binary), "--json")
-    assert out.returncode == 1 and "not text" in json_error(out)["message"]
+    assert out.returncode == 1 and "not UTF-8 text" in json_error(out)["message"]
     nobody = subprocess.run(
         [
             sys.executable,

@@ -147,5 +147,5 @@ def test_resume_refuses_other_training_data(tmp_path: Path) -> None:
     config = TrainConfig(batch_size=8, epochs=1)
     Trainer(BagClassifier(50), synthetic_classify(40, seed=3), None, config, tmp_path, CPU).fit()
     other = TextExamples([[5, 6, 7]] * 40, [0, 1] * 20)
-    with pytest.raises(EngineError, match="the training data differs"):
+    with pytest.raises(EngineError, match="the training rows differ"):
         Trainer(BagClassifier(50), other, None, config, tmp_path, CPU).fit(resume_from=tmp_path)

@@ -87,5 +87,5 @@ def test_changed_settings_are_reported_and_other_data_refused(tmp_path: Path) ->
     model, optimizer, scheduler = parts(config)
     other = Checkpointer(tmp_path / "checkpoints", config, synthetic_classify(41), Recorder())
     result = TrainResult(state="running", step=0, epoch=0, start_step=0)
-    with pytest.raises(EngineError, match="the training data differs"):
+    with pytest.raises(EngineError, match="the training rows differ"):
         other.resume(tmp_path, model, optimizer, scheduler, None, result)
