@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from textual import events
@@ -49,7 +50,8 @@ SCREENS: list[tuple[str, str, str, type[WorkbenchScreen]]] = [
 
 class WorkbenchApp(App[int]):
     TITLE = "NLP workbench"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # also for subclasses elsewhere
+    LINK: type[EngineLink] = EngineLink  # what talks to the engine (tests replay recordings)
     ENABLE_COMMAND_PALETTE = True
     MODES = {mode: cls for mode, _, _, cls in SCREENS}
     BINDINGS = [
@@ -75,7 +77,7 @@ class WorkbenchApp(App[int]):
         self.engine_ready: Signal[bool] = Signal(self, "engine-ready")
         self.catalog_refreshed: Signal[str] = Signal(self, "catalog-refreshed")
         self._signals: dict[type, Signal[Any]] = {}
-        self.link = EngineLink(
+        self.link = self.LINK(
             self.endpoint,
             on_ready=self._on_engine_ready,
             on_lost=self._on_engine_lost,

@@ -140,8 +140,12 @@ async def _monkey(
 @pytest.mark.timeout(600)  # 1,500 keys on a loaded 2-core machine: a few minutes
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
 async def test_random_keys_never_crash_or_hang(
-    busy_home: RunningEngine, size: tuple[int, int]
+    busy_home: RunningEngine,
+    size: tuple[int, int],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # what the monkey saves under a typed name lands here
     sent, seen = await _monkey(busy_home.home, size, SEED, KEYS)
     print(f"monkey: {len(sent)} keys at {size[0]}x{size[1]}, MONKEY_SEED={SEED}: {sorted(seen)}")
     assert len(sent) >= KEYS

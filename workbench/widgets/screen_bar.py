@@ -5,7 +5,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-
 TAIL = ("  ? help · ctrl+p commands", "  ? help")  # the longest that fits is shown
 
 
