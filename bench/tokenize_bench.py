@@ -32,10 +32,12 @@ async def encode_throughput(home: Home, rounds: int = 5) -> list[dict[str, str]]
     client = EngineClient(home, name="bench")
     await client.connect(start=False)
     await client.ask(P.DatasetOpen(name="rotten-tomatoes"))
-    page = await client.ask(P.DatasetRows(name="rotten-tomatoes", limit=10_000, max_chars=0))
+    page = await client.ask(
+        P.DatasetRows(name="rotten-tomatoes", limit=10_000, max_chars=5_000)
+    )  # whole texts (under 300 chars), within the reply limit
     texts = [r.text for r in page.rows]
     page2 = await client.ask(
-        P.DatasetRows(name="rotten-tomatoes", offset=10_000, limit=10_000, max_chars=0)
+        P.DatasetRows(name="rotten-tomatoes", offset=10_000, limit=10_000, max_chars=5_000)
     )
     texts += [r.text for r in page2.rows]
     direct = _minilm_direct()

@@ -51,9 +51,15 @@ def test_an_idle_app_writes_nothing(tmp_path: Path) -> None:
         name = tmux.start(cmd)
         tmux.wait_for(name, "rotten-tomatoes", "12,808 rows", "● engine")
         written = {}
-        for key, title in (("1", "Datasets"), ("2", "Tokenizers"), ("3", "Embeddings"),
-                           ("4", "Model"), ("5", "Training")):  # fmt: skip
+        for key, title, loaded in (
+            ("1", "Datasets", "12,808"),
+            ("2", "Tokenizers", "19 tokens"),
+            ("3", "Embeddings", "queen"),
+            ("4", "Model", "parameters"),  # the first check of the form (seconds on a new engine)
+            ("5", "Training", "Runs 0"),
+        ):
             tmux.keys(name, key)
+            tmux.wait_for(name, loaded, timeout=90)  # what the screen shows once loaded
             written[title] = idle_bytes(tmux, name, tmp_path / f"idle-{key}.bin")
         assert written == dict.fromkeys(written, 0), f"bytes written while idle: {written}"
         tmux.keys(name, "q")
