@@ -333,6 +333,14 @@ class DatasetsScreen(TabbedScreen):
             return self.sidebar.highlighted()
         return self.current.name if self.current else None
 
+    async def _show(self, name: str) -> P.DatasetInfo | None:
+        """The dataset as the engine has it now; None (and said) when it cannot be read."""
+        try:
+            return (await self.shell.ask(P.DatasetShow(name=name))).dataset
+        except EngineError as exc:
+            self.notify(str(exc), severity="error")
+            return None
+
     def action_rename(self) -> None:
         name = self._target()
         if name is not None:
@@ -340,10 +348,8 @@ class DatasetsScreen(TabbedScreen):
 
     @work(exclusive=True, group="ds-change", exit_on_error=False)
     async def rename_dataset(self, name: str) -> None:
-        try:
-            info = (await self.shell.ask(P.DatasetShow(name=name))).dataset
-        except EngineError as exc:
-            self.notify(str(exc), severity="error")
+        info = await self._show(name)
+        if info is None:
             return
         if info.source == "builtin":
             self.notify(
@@ -379,10 +385,8 @@ class DatasetsScreen(TabbedScreen):
 
     @work(exclusive=True, group="ds-change", exit_on_error=False)
     async def delete_dataset(self, name: str) -> None:
-        try:
-            info = (await self.shell.ask(P.DatasetShow(name=name))).dataset
-        except EngineError as exc:
-            self.notify(str(exc), severity="error")
+        info = await self._show(name)
+        if info is None:
             return
         if info.source == "builtin" and info.rows == 0:
             self.notify(f"{name} is built in and not built yet: nothing to delete")

@@ -116,6 +116,7 @@ async def test_dialogs_close_with_esc(engine: RunningEngine) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
         await wait_for(pilot, lambda: answers == [None, True])
+        assert answers == [None, True] and isinstance(app.screen, WorkbenchScreen)
 
 
 async def test_the_jobs_view_lists_and_shows_the_engine_log(engine: RunningEngine) -> None:
