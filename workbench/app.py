@@ -6,6 +6,7 @@ Never imports torch: all heavy work happens in the engine process.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -20,11 +21,6 @@ from textual.signal import Signal
 
 from engine import protocol as P
 from engine.paths import Home
-from screens.builder import BuilderScreen
-from screens.datasets import DatasetsScreen
-from screens.embeddings import EmbeddingsScreen
-from screens.tokenizers import TokenizerScreen
-from screens.training import TrainingScreen
 from workbench.engine.catalog import Catalog
 from workbench.engine.endpoint import Endpoint, endpoint_for
 from workbench.engine.link import STOPPED, EngineLink, LinkState
@@ -33,27 +29,54 @@ from workbench.viewstate import ViewState, view_state_path
 from workbench.widgets.base import WorkbenchScreen, is_text_entry
 from workbench.widgets.engine_stopped import EngineStoppedScreen
 from workbench.widgets.help import HelpScreen, binding_rows
-from workbench.widgets.jobs import JobsScreen
 
 R = TypeVar("R")
 E = TypeVar("E")
 
-# (mode, number key, title, screen class). Later screens join here as they land.
-SCREENS: list[tuple[str, str, str, type[WorkbenchScreen]]] = [
-    ("datasets", "1", "Datasets", DatasetsScreen),
-    ("tokenizers", "2", "Tokenizers", TokenizerScreen),
-    ("embeddings", "3", "Embeddings", EmbeddingsScreen),
-    ("builder", "4", "Model", BuilderScreen),
-    ("training", "5", "Training", TrainingScreen),
+# (mode, number key, title, "module:class"). Later screens join here as they land. A screen's
+# module is imported when it is first opened, not at start: the first paint waits for nothing
+# but the datasets screen.
+SCREENS: list[tuple[str, str, str, str]] = [
+    ("datasets", "1", "Datasets", "screens.datasets:DatasetsScreen"),
+    ("tokenizers", "2", "Tokenizers", "screens.tokenizers:TokenizerScreen"),
+    ("embeddings", "3", "Embeddings", "screens.embeddings:EmbeddingsScreen"),
+    ("builder", "4", "Model", "screens.builder:BuilderScreen"),
+    ("training", "5", "Training", "screens.training:TrainingScreen"),
 ]
+_loaded: dict[str, type[WorkbenchScreen]] = {}
+_SCREENS_DIR = Path(__file__).resolve().parents[1] / "screens"
+# each screen's own stylesheet (its CSS_PATH), read once with the app's: a screen whose CSS is
+# new to the app makes Textual re-parse every stylesheet when it first opens (~50 ms each)
+
+
+def _css_of(where: str) -> Path:
+    package = where.split(":")[0].rsplit(".", 1)[-1]  # screens.datasets -> datasets
+    return _SCREENS_DIR / package / f"{package}.tcss"
+
+
+SCREEN_CSS = [_css_of(where) for *_, where in SCREENS]
+
+
+def screen_class(mode: str) -> type[WorkbenchScreen]:
+    """The screen class of a mode, importing its module the first time it is asked for."""
+    if mode not in _loaded:
+        where = next(path for m, _, _, path in SCREENS if m == mode)
+        module, name = where.split(":")
+        _loaded[mode] = getattr(importlib.import_module(module), name)
+    return _loaded[mode]
+
+
+def _factory(mode: str) -> Callable[[], Screen[Any]]:
+    return lambda: screen_class(mode)()
 
 
 class WorkbenchApp(App[int]):
     TITLE = "NLP workbench"
-    CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # also for subclasses elsewhere
+    CSS_PATH = [Path(__file__).with_name("app.tcss"), *SCREEN_CSS]  # also for subclasses
     LINK: type[EngineLink] = EngineLink  # what talks to the engine (tests replay recordings)
     ENABLE_COMMAND_PALETTE = True
-    MODES = {mode: cls for mode, _, _, cls in SCREENS}
+    MODES = {mode: _factory(mode) for mode, _, _, _ in SCREENS}
+    DEFAULT_MODE = "datasets"  # the app opens on it (no blank default screen built first)
     BINDINGS = [
         *[
             # shown in the screen bar at the top rather than the footer
@@ -97,7 +120,6 @@ class WorkbenchApp(App[int]):
         if self._view_state.problem:
             self.notify(self._view_state.problem, severity="warning", timeout=10)
         self.set_interval(2.0, self._view_state.save)  # what set() held back; idle: nothing
-        self.switch_mode("datasets")
         # paint first: starting an engine competes with the first frame for the CPU
         self.call_after_refresh(self._start_link)
 
@@ -178,6 +200,8 @@ class WorkbenchApp(App[int]):
                 return
 
     def action_jobs(self) -> None:
+        from workbench.widgets.jobs import JobsScreen  # imported when first opened
+
         if not isinstance(self.screen, JobsScreen):
             self.push_screen(JobsScreen())
 
@@ -237,13 +261,15 @@ class WorkbenchApp(App[int]):
         return [(mode, key, title) for mode, key, title, _ in SCREENS]
 
     def mode_of(self, screen: Screen[Any]) -> str:
-        return next((m for m, _, _, cls in SCREENS if isinstance(screen, cls)), "")
+        # a screen exists only once its class was loaded
+        return next((m for m, cls in _loaded.items() if isinstance(screen, cls)), "")
 
     # ------------------------------------------------------------- actions
 
     def action_help(self) -> None:
         sources: list[tuple[str, Iterable[object]]] = [("everywhere", self.BINDINGS)]
-        for _, _, title, cls in SCREENS:
+        for mode, _, title, _ in SCREENS:
+            cls = screen_class(mode)
             sources.append((title, cls.BINDINGS))
             sources.extend(cls.help_sections())
         note = (

@@ -312,7 +312,9 @@ class DatasetsScreen(TabbedScreen):
         self._reload_rows()
         self.load_stats()
 
-    def action_show_tab(self, tab: str) -> None:
+    async def action_show_tab(self, tab: str) -> None:
+        if tab == "split":
+            await self.query_one(SplitsTab).build()
         self.show_tab(tab)
         if tab == "stats":
             self.query_one(StatsTab).redraw()

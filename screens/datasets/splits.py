@@ -5,7 +5,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.lazy import Lazy
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, Static, TabPane
 
@@ -89,8 +88,18 @@ class SplitsTab(TabPane):
         self.current: dict[str, int] = {}  # the open dataset's splits as they are (rows)
 
     def compose(self) -> ComposeResult:
-        # a hidden pane mounts after the first paint (Lazy): a faster start
-        yield Lazy(Vertical(*self._widgets(), id="split-pane"))
+        # the form is built when the tab is first shown: the app's first paint does not wait
+        yield Vertical(id="split-pane")
+
+    async def on_show(self) -> None:
+        await self.build()  # shown by a click on its tab
+
+    async def build(self) -> None:
+        """Mount the form, once (before the tab shows: its table takes the focus)."""
+        pane = self.query_one("#split-pane")
+        if not pane.children:
+            await pane.mount_all(self._widgets())
+            self._fill_table()
 
     def _widgets(self) -> list[Widget]:
         form: list[Widget] = []

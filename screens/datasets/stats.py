@@ -78,11 +78,13 @@ class StatsTab(TabPane):
             yield Static("", id="label-bars")
             yield Static("", id="length-head")
 
-    def on_mount(self) -> None:
-        self.call_after_refresh(self._mount_plot)
+    def on_show(self) -> None:
+        if not self.query("#length-plot"):
+            self._mount_plot()
 
     def _mount_plot(self) -> None:
-        from textual_plotext import PlotextPlot  # plotext loads after the first paint
+        # plotext loads when the tab is first shown: the app's first paint does not wait for it
+        from textual_plotext import PlotextPlot
 
         self.query_one("#stats-scroll").mount(PlotextPlot(id="length-plot"))
         self.redraw()

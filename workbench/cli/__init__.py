@@ -13,8 +13,6 @@ import os
 import sys
 from typing import NoReturn
 
-from workbench.cli import datasets, embeddings, system, tokenizers, training
-
 
 class Parser(argparse.ArgumentParser):
     """Usage errors as {"error": {...}} when --json is asked for, like every other failure."""
@@ -45,18 +43,35 @@ def build_parser() -> argparse.ArgumentParser:
         "--home", help="data and runtime dir (default: WORKBENCH_HOME or platform dirs)"
     )
     sub = parser.add_subparsers(dest="command")
+    from workbench.cli import datasets, embeddings, system, tokenizers, training
+
     for module in (system, datasets, tokenizers, embeddings, training):
         module.add_parser(sub)
     return parser
 
 
+def _app_home(argv: list[str]) -> tuple[bool, str | None]:
+    """(True, home) when argv only opens the app (nothing, or --home DIR): the app then starts
+    without building every subcommand's parser, which would import every CLI module."""
+    if not argv:
+        return True, None
+    if len(argv) == 1 and argv[0].startswith("--home=") and len(argv[0]) > 7:
+        return True, argv[0][7:]
+    if len(argv) == 2 and argv[0] == "--home" and not argv[1].startswith("-"):
+        return True, argv[1]
+    return False, None
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    if args.home:
-        os.environ["WORKBENCH_HOME"] = args.home  # the app and any engine it starts agree
-    if args.command is None:
+    app_only, home = _app_home(sys.argv[1:] if argv is None else argv)
+    if not app_only:
+        args = build_parser().parse_args(argv)
+        home = args.home
+    if home:
+        os.environ["WORKBENCH_HOME"] = home  # the app and any engine it starts agree
+    if app_only or args.command is None:
         from workbench.app import run_app
         from workbench.engine.endpoint import endpoint_for
 
-        sys.exit(run_app(endpoint_for(args.home)))
+        sys.exit(run_app(endpoint_for(home)))
     sys.exit(args.handler(args))

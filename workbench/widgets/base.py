@@ -135,10 +135,17 @@ class TabbedScreen(WorkbenchScreen):
     def main_selector(self) -> str:
         return self.TAB_FOCUS.get(self.active_tab, self.MAIN)
 
+    _tabs: TabbedContent | None = None
+
     @property
     def active_tab(self) -> str:
-        tabs = self.query("#" + self.TABS)
-        return tabs.first(TabbedContent).active if tabs else self.FIRST_TAB
+        # asked for every binding on every footer redraw: find the tabs once, not per call
+        if self._tabs is None or not self._tabs.is_attached:
+            found = self.query("#" + self.TABS)
+            if not found:
+                return self.FIRST_TAB
+            self._tabs = found.first(TabbedContent)
+        return self._tabs.active
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         active = self.active_tab
