@@ -17,16 +17,9 @@ from textual.message import Message
 from textual.widgets import DataTable, Static, TabPane
 
 from engine import protocol as P
-from screens.training.model import (
-    SHADE_LEGEND,
-    cell_text,
-    class_codes,
-    clip,
-    fmt_epoch,
-    fmt_value,
-    matrix_layout,
-    shade,
-)
+from screens.training.matrix import SHADE_LEGEND, cell_text, class_codes, matrix_layout, shade
+from screens.training.model import fmt_epoch, fmt_value
+from screens.training.runtable import clip
 
 WHICH = ["latest", "best", "test"]  # which evaluation the tab shows (T cycles)
 

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Static, TabPane
 
-from screens.training.model import PlotSpec
+from screens.training.plotspec import PlotSpec
 
 if TYPE_CHECKING:
     from textual_plotext import PlotextPlot

@@ -14,13 +14,8 @@ from textual.widgets import DataTable, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from engine import protocol as P
-from screens.training.model import (
-    COLUMNS,
-    clip,
-    column_title,
-    run_cells,
-    trained_seconds,
-)
+from screens.training.model import trained_seconds
+from screens.training.runtable import COLUMNS, clip, column_title, run_cells
 from workbench.widgets.series import fmt_duration
 
 STATE_STYLE = {

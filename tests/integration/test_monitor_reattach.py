@@ -18,7 +18,8 @@ from engine import protocol as P
 from engine.paths import Home
 from engine.training.checkpoint import list_checkpoints
 from screens.training import TrainingScreen
-from screens.training.model import PlotSettings, best_eval, plot_spec, wall_seconds
+from screens.training.model import PlotSettings, best_eval, wall_seconds
+from screens.training.plotspec import plot_spec
 from screens.training.runs import RunsPane
 from tests.helpers.cli import wb_json
 from tests.helpers.engine import RunningEngine, start_engine, stop_engine

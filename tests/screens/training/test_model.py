@@ -10,42 +10,37 @@ import pytest
 from textual_plotext.plot import Plot
 
 from engine import protocol as P
+from screens.training.matrix import SHADES, class_codes, matrix_layout, shade
 from screens.training.model import (
     AXES,
-    COLUMNS,
     PLOTS,
-    SHADES,
     SMOOTHING,
-    SORT_KEYS,
     PlotSettings,
     RunHistory,
     best_eval,
     best_text,
-    class_codes,
-    column_title,
-    cursor_stops,
     epoch_progress,
     fmt_epoch,
     fmt_eta,
     fmt_value,
-    matches,
-    matrix_layout,
-    move_cursor,
-    next_sort_key,
-    nice_ticks,
-    plot_spec,
-    readout,
-    run_cells,
     scored_test_text,
-    shade,
     smoothed_eta,
-    sort_runs,
     split_names,
-    table_runs,
     trained_seconds,
     wall_seconds,
 )
 from screens.training.plots import apply_spec, legend
+from screens.training.plotspec import cursor_stops, move_cursor, nice_ticks, plot_spec, readout
+from screens.training.runtable import (
+    COLUMNS,
+    SORT_KEYS,
+    column_title,
+    matches,
+    next_sort_key,
+    run_cells,
+    sort_runs,
+    table_runs,
+)
 from screens.training.stats import run_line
 
 NG20 = (
