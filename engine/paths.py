@@ -13,6 +13,7 @@ import hashlib
 import os
 import stat
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,7 +145,10 @@ def resolve_home(home: str | os.PathLike[str] | None = None) -> Home:
         root = Path(chosen).expanduser().resolve()
         return Home(str(root), root, root / "run")
     data = Path(platformdirs.user_data_dir(APP, appauthor=False))
-    runtime = Path(platformdirs.user_runtime_dir(APP, appauthor=False))
+    with warnings.catch_warnings():
+        # without XDG_RUNTIME_DIR platformdirs warns on every command; the check below decides
+        warnings.simplefilter("ignore", UserWarning)
+        runtime = Path(platformdirs.user_runtime_dir(APP, appauthor=False))
     if not _usable_runtime_parent(runtime.parent):
         # No /run/user/UID (containers, root over SSH): a folder of ours in tmp, checked.
         runtime = Path(tempfile.gettempdir()) / f"{APP}-{os.getuid()}"

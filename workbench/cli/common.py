@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import msgspec
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -236,19 +237,79 @@ def source_or_hint(item: Any) -> str:
 TABLE_ROWS = 1000  # rows a table prints; --json gives every one
 
 
-def table(title: str, headers: list[str], rows: list[list[Any]]) -> Table:
-    """A table of at most TABLE_ROWS rows; a caption says how many more there are."""
+# in a table a word up to WHOLE_WORD long (a number, a state, a step count) is never cut; a
+# longer one (a name) may be cut to CUT_WORD with …
+WHOLE_WORD, CUT_WORD = 13, 10
+
+
+def table(
+    title: str, headers: list[str], rows: list[list[Any]], optional: tuple[str, ...] = ()
+) -> Table:
+    """A table of at most TABLE_ROWS rows for the terminal's width; a caption says how many more
+    rows there are, and which optional columns (dropped last first) did not fit."""
     more = len(rows) - TABLE_ROWS
-    rows = rows[:TABLE_ROWS]
-    table = Table(title=title, title_justify="left", header_style="bold")
+    cells = [[str(v) for v in r] for r in rows[:TABLE_ROWS]]
+    keep = list(range(len(headers)))
+    dropped: list[str] = []
+    for name in reversed([h for h in headers if h in optional]):
+        if _natural_width([headers[i] for i in keep], [[r[i] for i in keep] for r in cells]) <= (
+            out.width
+        ):
+            break
+        keep.remove(headers.index(name))
+        dropped.insert(0, name)
+    # no vertical rules (room for the values at 80 columns); the first column (a name or an id,
+    # to copy) is kept whole; a value wraps at spaces; a word is cut (with …) only when longer
+    # than WHOLE_WORD, so numbers and states are never cut (--json has everything whole)
+    table = Table(
+        title=title,
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    notes = []
     if more > 0:
-        table.caption = f"+{more:,} more rows; --json gives them all"
+        notes.append(f"+{more:,} more rows; --json gives them all")
+    if dropped:
+        notes.append(f"{', '.join(dropped)}: a wider terminal or --json shows them")
+    if notes:
+        table.caption = "\n".join(notes)
         table.caption_justify = "left"
-    for h in headers:
-        table.add_column(h, overflow="fold")
-    for r in rows:
-        table.add_row(*[str(v) for v in r])
+    shown = [headers[i] for i in keep]
+    rows_shown = [[r[i] for i in keep] for r in cells]
+    for n, width in enumerate(_widths(shown, rows_shown, out.width)):
+        table.add_column(shown[n], overflow="ellipsis", width=width, no_wrap=n == 0)
+    for r in rows_shown:
+        table.add_row(*r)
     return table
+
+
+def _widths(headers: list[str], rows: list[list[str]], room: int) -> list[int]:
+    """Each column's width: as wide as its longest cell while the table fits in room; else the
+    widest columns give way first, down to their longest word, or CUT_WORD when that word is
+    longer than WHOLE_WORD (the first column never gives way)."""
+    natural = [max(len(t) for t in [h] + [r[i] for r in rows]) for i, h in enumerate(headers)]
+    least = [
+        max((len(w) for t in [h] + [r[i] for r in rows] for w in t.split()), default=1)
+        for i, h in enumerate(headers)
+    ]
+    least = [natural[0]] + [w if w <= WHOLE_WORD else CUT_WORD for w in least[1:]]
+    widths = list(natural)
+    room -= 2 * len(widths) - 1  # a space of padding after each column, one between two
+    while sum(widths) > room:
+        slack = [w - m for w, m in zip(widths, least, strict=True)]
+        if max(slack) <= 0:
+            break  # every column at its least: the terminal cuts the rest
+        widths[slack.index(max(slack))] -= 1
+    return widths
+
+
+def _natural_width(headers: list[str], rows: list[list[str]]) -> int:
+    """The width a table needs to show every cell on one line (as _widths counts the gaps)."""
+    widths = [max(len(t) for t in [h] + [r[i] for r in rows]) for i, h in enumerate(headers)]
+    return sum(widths) + 2 * len(widths) - 1
 
 
 def dist(counts: dict[str, int], limit: int = 6) -> str:

@@ -23,7 +23,10 @@ METRIC_LINE = "training.metric"  # the type of a metric point's JSON line
 MAX_CONFIG = 1024 * 1024
 
 
-RUN_COLUMNS = ["id", "name", "arch", "dataset", "state", "step", "best val", "test", "trained"]
+RUN_COLUMNS = ["id", "name", "state", "step", "best val", "test", "trained", "arch", "dataset"]
+# dropped from the right when narrow: the name usually says them, `runs show` and --json do
+OPTIONAL = ("trained", "arch", "dataset")
+SHORT_METRIC = {"accuracy": "acc", "macro_f1": "F1", "perplexity": "ppl", "loss": "loss"}
 
 
 def duration(seconds: float) -> str:
@@ -37,18 +40,19 @@ def duration(seconds: float) -> str:
 
 
 def _run_row(r: P.RunInfo) -> list[Any]:
-    best = f"{r.metric} {r.best:.4f}" if r.best is not None else "-"
-    test = f"{r.metric} {r.test[r.metric]:.4f}" if r.metric in r.test else "-"
+    metric = SHORT_METRIC.get(r.metric, r.metric)
+    best = f"{metric} {r.best:.4f}" if r.best is not None else "-"
+    test = f"{metric} {r.test[r.metric]:.4f}" if r.metric in r.test else "-"
     return [
         r.run_id,
         r.name,
-        r.arch,
-        r.dataset,
         r.state,
         f"{r.step:,}/{r.total_steps:,}",
         best,
         test,
         duration(r.active) if r.active else "-",
+        r.arch,
+        r.dataset,
     ]
 
 
@@ -153,8 +157,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             out.print(
                 table(
                     "run",
-                    ["id", "name", "arch", "dataset", "state", "step", "best"],
+                    RUN_COLUMNS,
                     [_run_row(end)],
+                    OPTIONAL,
                 )
             )
         return 0 if end.state == "finished" else 1
@@ -169,7 +174,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             if args.json:
                 emit_json(res.runs)
             else:
-                out.print(table("runs", RUN_COLUMNS, [_run_row(r) for r in res.runs]))
+                out.print(table("runs", RUN_COLUMNS, [_run_row(r) for r in res.runs], OPTIONAL))
             return 0
         if args.action == "show":
             hist = await client.ask(P.RunShow(run_id=args.run_id))
@@ -177,7 +182,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 emit_json(hist)
                 return 0
             r = hist.run
-            out.print(table("run", RUN_COLUMNS, [_run_row(r)]))
+            out.print(table("run", RUN_COLUMNS, [_run_row(r)], OPTIONAL))
             if r.summary:
                 out.print(f"settings: {r.summary}")
             if r.started:
