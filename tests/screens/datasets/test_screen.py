@@ -358,9 +358,15 @@ async def test_paging_a_whole_table_draws_every_row_the_engine_has(
     app = WorkbenchApp(engine.home)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await opened(pilot, app, "rotten-tomatoes")
-        await pilot.pause(2.0)  # the list's own (debounced) open lands first, not after ours
-        screen.open_dataset("paged")
+        # open it as a user does, by moving the list's cursor onto it (the list's own opens
+        # follow the cursor, the last one wins), then enter to go to its rows
+        screen.sidebar.focus_list()
+        index = [d.name for d in screen.datasets].index("paged")
+        await pilot.press("g", *["j"] * index)
+        assert screen.sidebar.highlighted() == "paged"
         screen = await opened(pilot, app, "paged")
+        await pilot.press("enter")
+        assert isinstance(app.focused, RowTable)
         table = screen.query_one(RowTable)
         assert table.total == n
         await _page_through(pilot, table, list(range(n)))
