@@ -287,10 +287,25 @@ class FieldList(VerticalScroll, can_focus=True):
     def __init__(self, *children: Widget, id: str | None = None) -> None:
         super().__init__(*children, id=id)
         self.cursor: str | None = None
+        self._all: list[FieldRow] | None = None  # every field row, found once per build
+        self._marked: FieldRow | None = None  # the row the cursor is drawn on
+
+    def forget_rows(self) -> None:
+        """The rows are being rebuilt: find them again when next asked."""
+        self._all, self._marked = None, None
+
+    def all_rows(self) -> list[FieldRow]:
+        """Every field row, on show or not, in order (asked on every key: not a DOM query)."""
+        if self._all is None:
+            self._all = list(self.query(FieldRow).results(FieldRow))
+        return self._all
+
+    def row(self, key: str) -> FieldRow | None:
+        return next((r for r in self.all_rows() if r.key == key), None)
 
     def rows(self) -> list[FieldRow]:
         """The fields on show, in order."""
-        return [r for r in self.query(FieldRow).results(FieldRow) if r.display]
+        return [r for r in self.all_rows() if r.display]
 
     def keys(self) -> list[str]:
         return [r.key for r in self.rows()]
@@ -299,8 +314,12 @@ class FieldList(VerticalScroll, can_focus=True):
         """Put the cursor on the field of key (None or a field not on show: the first)."""
         rows = self.rows()
         target = next((r for r in rows if r.key == key), rows[0] if rows else None)
-        for r in self.query(FieldRow).results(FieldRow):
-            r.mark(r is target)
+        if target is not self._marked:  # redraw the two rows that change, not every row
+            if self._marked is not None:
+                self._marked.mark(False)
+            if target is not None:
+                target.mark(True)
+            self._marked = target
         new = target.key if target else None
         if target is not None and scroll:
             self.show_row(target)
@@ -383,13 +402,15 @@ class FormPane(Vertical):
         fields = self.fields
         cursor = fields.cursor
         self._filling = True
+        fields.forget_rows()
         await fields.remove_children()
         await fields.mount_all(
             data_fields(form, arch) + model_fields(form, arch) + train_fields(form, arch)
         )
+        fields.forget_rows()
         self._filling = False
         self._marks.clear()
-        form.drop_errors_except({r.key for r in fields.query(FieldRow).results(FieldRow)})
+        form.drop_errors_except({r.key for r in fields.all_rows()})
         self.show_applicable(form)
         fields.move_to(cursor, scroll=False)
 
@@ -418,7 +439,7 @@ class FormPane(Vertical):
         fields = self.fields
         keys_before = fields.keys()
         changed = False
-        for r in fields.query(FieldRow).results(FieldRow):
+        for r in fields.all_rows():
             shown = form.applies(r.key)
             if r.display != shown:
                 r.display = shown
@@ -433,14 +454,12 @@ class FormPane(Vertical):
         return changed
 
     def row_of(self, key: str) -> FieldRow | None:
-        found = self.fields.query("#" + widget_id(key))
-        parent = found.first().parent if found else None
-        return parent if isinstance(parent, FieldRow) else None
+        return self.fields.row(key)
 
     def labels(self, form: RunForm) -> list[tuple[str, str, str]]:
         """(key, label, help) of every field of the form, on show or not, in order."""
         out = []
-        for r in self.fields.query(FieldRow).results(FieldRow):
+        for r in self.fields.all_rows():
             spec = form.spec(r.key) if form.schema else None
             help_text = FIELD_HELP.get(r.key, spec.help if spec else "")
             out.append((r.key, LABELS.get(r.label, r.label), help_text))

@@ -159,7 +159,8 @@ class TrainingScreen(RunControls):
     def show_tab(self, tab: str) -> None:
         if tab == "confusion" and self._wide:
             self._set_wide(False)
-        self.set_class(tab == "confusion", "-confusion")
+        # display, not a class on the screen: a screen class restyles every widget (~50 ms)
+        self.query_one("#tr-side").display = tab != "confusion"
         self.query_one("#tr-tabs", TabbedContent).active = tab
         self.call_after_refresh(self.focus_main)
         self._dirty = True
@@ -531,13 +532,13 @@ class TrainingScreen(RunControls):
     def action_toggle_wide(self) -> None:
         if self.active_tab != "plots":
             self.query_one("#tr-tabs", TabbedContent).active = "plots"
-            self.set_class(False, "-confusion")
+            self.query_one("#tr-side").display = True
         self._set_wide(not self._wide)
         self.call_after_refresh(self.focus_main)
 
     def _set_wide(self, wide: bool, save: bool = True) -> None:
         self._wide = wide
-        self.set_class(wide, "-wide")
+        self.query_one("#tr-main").display = not wide
         self.query_one(RunsPane).set_wide(wide)
         self._dirty = True
         self.refresh_bindings()

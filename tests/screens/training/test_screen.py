@@ -201,7 +201,7 @@ async def test_runs_table_sorts_filters_marks_renames_and_deletes(
         assert table.get_cell(marked, "mark") == "◆"
         # enter watches a run beside the plots; the mark overlays it
         await pilot.press("k", "enter")
-        await wait_for(pilot, lambda: not screen.has_class("-wide"))
+        await wait_for(pilot, lambda: screen.query_one("#tr-main").display)
         other = screen.selected
         assert other is not None and other != marked
         await wait_for(pilot, lambda: marked in screen.history.series)
