@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from engine import protocol as P
 from engine.core.errors import EngineError
 from engine.models.registry import (
     ArchSpec,
@@ -101,7 +102,7 @@ def class_probabilities(
         raise EngineError(f"{trained.run.description} is a language model, not a classifier")
     if trained.spec.trained_by == "fit":
         return np.asarray(model.predict_proba(texts), dtype=np.float64)  # type: ignore[union-attr]
-    limit = min(max_length, int(getattr(getattr(model, "config", None), "max_len", 0) or 10**9))
+    limit = read_limit(trained, max_length)
     encoded = [e.ids[:limit] for e in trained.run.tokenizer.encode_batch_fast(texts)]
     out = np.zeros((len(texts), len(trained.run.labels)), dtype=np.float64)
     order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
@@ -119,6 +120,40 @@ def class_probabilities(
             mask[:, 0] = 1  # an empty text still has one (padding) position to read
             logits = model(ids, mask)
             out[group] = torch.softmax(logits.float(), dim=-1).numpy()[:, : out.shape[1]]
+    return out
+
+
+def read_limit(trained: TrainedModel, max_length: int) -> int:
+    """Tokens a trained network reads of a text: the run's max_length, or fewer when the model
+    has room for fewer positions."""
+    room = int(getattr(getattr(trained.model, "config", None), "max_len", 0) or 10**9)
+    return min(max_length, room)
+
+
+def predict_texts(trained: TrainedModel, texts: list[str], max_length: int) -> list[P.Prediction]:
+    """Each text's class probabilities with the tokens the model read and where each one is in
+    the text, and whether the text was cut to fit."""
+    proba = class_probabilities(trained, texts, max_length)
+    fit = trained.spec.trained_by == "fit"  # a fitted head reads its encoder's own tokens
+    tokenizer = (
+        getattr(trained.model, "tokenizer", None) if fit else None
+    ) or trained.run.tokenizer
+    limit = 10**9 if fit else read_limit(trained, max_length)
+    labels = trained.run.labels
+    out = []
+    for p, enc in zip(proba, tokenizer.encode_batch(texts), strict=True):
+        whole = len(enc.ids) + sum(len(o.ids) for o in enc.overflowing)
+        n = min(len(enc.ids), limit)
+        out.append(
+            P.Prediction(
+                label=labels[int(p.argmax())],
+                probabilities=[float(x) for x in p],
+                tokens=list(enc.tokens[:n]),
+                spans=[(int(a), int(b)) for a, b in enc.offsets[:n]],
+                token_count=whole,
+                truncated=whole > n,
+            )
+        )
     return out
 
 

@@ -19,6 +19,7 @@ from engine.models.loading import (
     embedding_table,
     export_trained,
     load_trained,
+    predict_texts,
 )
 from engine.models.registry import (
     ARCHITECTURES,
@@ -53,6 +54,7 @@ __all__ = [
     "memory_parts",
     "own_tokenizer_vocab",
     "param_counts",
+    "predict_texts",
     "token_table",
 ]
 

@@ -120,6 +120,7 @@ from engine.protocol.training import (
     FieldProblem,
     LayerRow,
     MetricPoint,
+    Prediction,
     RunControl,
     RunDelete,
     RunEval,
@@ -133,6 +134,8 @@ from engine.protocol.training import (
     RunMetrics,
     RunPlan,
     RunPlanResult,
+    RunPredict,
+    RunPredictResult,
     RunRename,
     RunResult,
     RunResume,
@@ -146,7 +149,7 @@ from engine.protocol.training import (
     VectorFromRun,
 )
 
-PROTOCOL_VERSION = 2  # 2: one package, tags <domain>.<name>, CatalogChanged
+PROTOCOL_VERSION = 3  # 2: one package, tags <domain>.<name>, CatalogChanged; 3: training.predict
 
 Call = (
     # system
@@ -198,6 +201,7 @@ Call = (
     | RunRename
     | RunDelete
     | RunExamples
+    | RunPredict
     | VectorFromRun
     | RunSchema
     | RunPlan
@@ -239,6 +243,7 @@ Result = (
     | RunListResult
     | RunHistory
     | RunExamplesResult
+    | RunPredictResult
     | RunSchemaResult
     | RunPlanResult
 )
@@ -354,6 +359,7 @@ __all__ = [
     "Ping",
     "Pong",
     "PostTemplate",
+    "Prediction",
     "PreviewInfo",
     "PreviewResult",
     "Project",
@@ -381,6 +387,8 @@ __all__ = [
     "RunMetrics",
     "RunPlan",
     "RunPlanResult",
+    "RunPredict",
+    "RunPredictResult",
     "RunRename",
     "RunResult",
     "RunResume",

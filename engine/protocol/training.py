@@ -160,6 +160,26 @@ class RunExamplesResult(Base, tag="training.example_rows"):
     examples: list[ExampleRow]
 
 
+class Prediction(Base):
+    """One text as a trained classifier reads it."""
+
+    label: str  # the most probable class
+    probabilities: list[float]  # one per class, in the run's label order
+    tokens: list[str]  # the tokens the model read, specials included, after any cut
+    spans: list[tuple[int, int]]  # each token's characters in the text; (0, 0) for a special
+    token_count: int  # tokens the whole text makes
+    truncated: bool  # the text made more tokens than the model reads
+
+
+class RunPredictResult(Base, tag="training.predicted"):
+    run_id: str
+    step: int  # the checkpoint that predicted
+    checkpoint: str  # "best"; "latest" while the run trains (its last complete checkpoint)
+    labels: list[str]
+    max_length: int  # tokens the model reads of a text
+    predictions: list[Prediction]
+
+
 class RunSchemaResult(Base, tag="training.settings"):
     architectures: list[ArchitectureInfo]
     train: list[SettingSpec]
@@ -252,6 +272,14 @@ class RunExamples(Returns[RunExamplesResult], tag="training.examples"):
     predicted: str | None = None
     limit: int = 50
     max_chars: int = 400
+
+
+class RunPredict(Returns[RunPredictResult], tag="training.predict"):
+    """Classify texts with a run's trained model: its best checkpoint, or while it trains its
+    latest complete one (never a model being updated)."""
+
+    run_id: str
+    texts: list[str]
 
 
 class RunSchema(Returns[RunSchemaResult], tag="training.schema"):

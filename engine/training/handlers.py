@@ -1,5 +1,5 @@
 """Training calls: start, list, show (whole history), control, resume, export, a run's
-embeddings as vectors, the builder's schema and plan."""
+embeddings as vectors, the builder's schema and plan, and classifying texts with a run."""
 
 from __future__ import annotations
 
@@ -63,6 +63,11 @@ def rename(training: TrainingService, call: P.RunRename) -> P.RunResult:
 @calls.on(P.RunDelete)
 def delete(training: TrainingService, call: P.RunDelete) -> P.Ok:
     return P.Ok(message=training.delete(call.run_id))
+
+
+@calls.on(P.RunPredict)
+def predict(training: TrainingService, call: P.RunPredict) -> P.RunPredictResult:
+    return training.predict(call)
 
 
 @calls.on(P.RunExamples)

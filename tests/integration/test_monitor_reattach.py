@@ -5,7 +5,6 @@ point of its series (with the wall time of each step, so that the by-time axis i
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import time
@@ -23,44 +22,13 @@ from screens.training.plotspec import plot_spec
 from screens.training.runs import RunsPane
 from tests.helpers.cli import wb_json
 from tests.helpers.engine import RunningEngine, start_engine, stop_engine
+from tests.helpers.runs import three_config, three_splits
 from tests.helpers.screens import shown, wait_for
 from workbench.app import WorkbenchApp
 from workbench.engine.client import EngineClient
 from workbench.widgets.series import fmt_duration
 
-WORDS = {"pos": "great lovely superb fine", "neg": "awful dull boring poor"}
-RUN = """
-name = "reattached"
-[data]
-dataset = "three"
-tokenizer = "minilm-wordpiece"
-max_length = 16
-[model]
-arch = "embedding-bag"
-embed_dim = 8
-[train]
-lr = 0.05
-epochs = 150
-batch_size = 8
-eval_every = 40
-checkpoint_every = 40
-metric = "accuracy"
-seed = 1
-"""
 SERIES = ("train_loss", "val_loss", "val_accuracy", "epoch", "lr")
-
-
-def _dataset(engine: RunningEngine, tmp: Path) -> None:
-    """Two classes, 80 train / 20 validation / 20 test rows."""
-    rows = []
-    for i in range(60):
-        for lab in ("pos", "neg"):
-            split = "validation" if i % 6 == 1 else "test" if i % 6 == 2 else "train"
-            rows.append({"text": f"a {WORDS[lab].split()[i % 4]} film {i}", "label": lab,
-                         "split": split})  # fmt: skip
-    data = tmp / "three.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    wb_json(engine, "datasets", "import", str(data), "--name", "three", "--split-column", "split")
 
 
 def _wait_for_checkpoints(folder: Path, count: int, timeout: float = 120) -> None:
@@ -153,9 +121,8 @@ async def test_the_monitor_equals_the_store_after_quit_sigkill_and_resume(
     proc = await asyncio.to_thread(start_engine, home)
     engine = RunningEngine(home, proc)
     try:
-        _dataset(engine, tmp_path)
-        config = tmp_path / "run.toml"
-        config.write_text(RUN)
+        three_splits(engine, tmp_path)
+        config = three_config(tmp_path, epochs=150, every=40, name="reattached")
         run_id = wb_json(engine, "train", str(config))["run_id"]
         # 1. watch it live, then quit: what the monitor holds is what the store holds
         app = WorkbenchApp(home)

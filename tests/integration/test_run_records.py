@@ -5,7 +5,6 @@ evaluations, rename and delete, and a fitted run's checkpoint."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import time
@@ -17,42 +16,10 @@ from engine import protocol as P
 from engine.training.checkpoint import list_checkpoints, resolve_checkpoint
 from tests.helpers.cli import wb, wb_json
 from tests.helpers.engine import RunningEngine, start_engine, stop_engine
+from tests.helpers.runs import features_config
+from tests.helpers.runs import three_config as _config
+from tests.helpers.runs import three_splits as _dataset
 from workbench.engine.client import EngineClient, EngineError
-
-WORDS = {"pos": "great lovely superb fine", "neg": "awful dull boring poor"}
-
-RUN = """
-name = "three-splits"
-[data]
-dataset = "three"
-tokenizer = "minilm-wordpiece"
-max_length = 16
-[model]
-arch = "embedding-bag"
-embed_dim = 8
-[train]
-lr = 0.05
-epochs = {epochs}
-batch_size = 8
-eval_every = 5
-checkpoint_every = 5
-metric = "accuracy"
-seed = 1
-"""
-
-
-def _dataset(engine: RunningEngine, tmp: Path, name: str = "three") -> None:
-    """Two classes, a few words each, 80 train / 20 validation / 20 test rows."""
-    rows = []
-    for i in range(60):
-        for lab in ("pos", "neg"):
-            split = "validation" if i % 6 == 1 else "test" if i % 6 == 2 else "train"
-            noise = WORDS["neg" if lab == "pos" else "pos"].split()[i % 4] if i % 7 == 0 else ""
-            text = f"a {WORDS[lab].split()[i % 4]} film {noise} number {i}"
-            rows.append({"text": text, "label": lab, "split": split})
-    data = tmp / f"{name}.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    wb_json(engine, "datasets", "import", str(data), "--name", name, "--split-column", "split")
 
 
 async def _ask(engine: RunningEngine, call: P.Returns[object]) -> object:
@@ -62,12 +29,6 @@ async def _ask(engine: RunningEngine, call: P.Returns[object]) -> object:
         return await client.ask(call, timeout=30)
     finally:
         await client.close()
-
-
-def _config(tmp: Path, epochs: int = 2) -> Path:
-    path = tmp / "run.toml"
-    path.write_text(RUN.format(epochs=epochs))
-    return path
 
 
 def test_best_checkpoint_scored_on_test_and_cells_list_examples(
@@ -196,11 +157,7 @@ def test_a_fitted_run_has_a_checkpoint_and_a_test_score(
     engine: RunningEngine, home, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     _dataset(engine, tmp_path)
-    config = tmp_path / "features.toml"
-    config.write_text(
-        'name = "feat"\n[data]\ndataset = "three"\ntokenizer = "minilm-wordpiece"\n'
-        '[model]\narch = "features-logreg"\nmax_len = 16\nbatch_size = 16\n'
-    )
+    config = features_config(tmp_path)
     assert wb(engine, "train", str(config), "--follow").returncode == 0
     run = wb_json(engine, "runs", "list")[-1]
     assert run["metric"] == "accuracy" and run["test"]["accuracy"] > 0.8, run

@@ -287,3 +287,42 @@ async def test_a_silent_client_is_closed_with_one_log_line(engine: RunningEngine
     writer.close()
     log = engine.home.log.read_text()
     assert "never said hello" in log and "Traceback" not in log
+
+
+def test_engine_stop_stops_an_engine_of_another_version(home: Home) -> None:
+    """An engine left running across an upgrade refuses every call (protocol mismatch), so the
+    stop the mismatch message recommends must still work: by the engine's pid file."""
+    home.ensure()
+    older = (
+        "import runpy, sys; import engine.protocol as P; P.PROTOCOL_VERSION -= 1; "
+        "sys.argv = ['engine', '--home', sys.argv[1]]; runpy.run_module('engine', "
+        "run_name='__main__')"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", older, home.root],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not home.socket.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cli = [sys.executable, "-m", "workbench", "--home", home.root]
+        refused = subprocess.run([*cli, "datasets", "list"], cwd=ROOT, capture_output=True)
+        assert b"protocol mismatch" in refused.stderr and refused.returncode == 1
+        stopped = subprocess.run(
+            [*cli, "engine", "stop"], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
+        assert stopped.returncode == 0, stopped.stderr
+        assert f"engine stopped (pid {proc.pid}; it spoke another protocol version)" in (
+            stopped.stdout.replace("\n", " ")
+        )
+        assert proc.wait(timeout=30) is not None
+        again = subprocess.run([*cli, "engine", "stop"], cwd=ROOT, capture_output=True, text=True)
+        assert again.returncode == 0 and "no engine is running" in again.stdout
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -2,7 +2,7 @@
 
 Each subcommand talks to the same engine as the app (starting a local one if needed) and prints
 a table, or JSON with --json. One module per domain: system (the engine itself), datasets,
-tokenizers, embeddings, training.
+tokenizers, embeddings, training, predict.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--home", help="data and runtime dir (default: WORKBENCH_HOME or platform dirs)"
     )
     sub = parser.add_subparsers(dest="command")
-    from workbench.cli import datasets, embeddings, system, tokenizers, training
+    from workbench.cli import datasets, embeddings, predict, system, tokenizers, training
 
-    for module in (system, datasets, tokenizers, embeddings, training):
+    for module in (system, datasets, tokenizers, embeddings, training, predict):
         module.add_parser(sub)
     return parser
 

@@ -65,7 +65,14 @@ class Interrupted(Exception):
     """Ctrl-C while following work that goes on in the engine; says how to follow it again."""
 
 
-def run(args: argparse.Namespace, fn: Callable[[EngineClient], Awaitable[int]]) -> int:
+def run(
+    args: argparse.Namespace,
+    fn: Callable[[EngineClient], Awaitable[int]],
+    refused: Callable[[EngineError], int] | None = None,
+) -> int:
+    """fn(client) against the engine, every failure said as fail() says it; refused(error)
+    answers instead when the engine refuses the handshake (it speaks another protocol)."""
+
     async def go() -> int:
         client = EngineClient(endpoint_for(args.home), name="cli")
         try:
@@ -77,6 +84,8 @@ def run(args: argparse.Namespace, fn: Callable[[EngineClient], Awaitable[int]]) 
     try:
         return asyncio.run(go())
     except EngineError as exc:
+        if refused is not None and exc.code == "protocol" and "mismatch" in exc.message:
+            return refused(exc)
         return fail(args, exc.code, exc.message, exc.hint)
     except Interrupted as exc:
         fail(args, "interrupted", str(exc))

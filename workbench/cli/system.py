@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from engine import protocol as P
@@ -13,6 +16,7 @@ from engine.paths import Home, resolve_home
 from workbench.cli.common import (
     emit_json,
     err,
+    fail,
     job_outcome,
     out,
     run,
@@ -21,6 +25,29 @@ from workbench.cli.common import (
     with_json,
 )
 from workbench.engine.client import EngineClient, EngineError
+from workbench.engine.endpoint import endpoint_for
+
+
+def stop_by_pidfile(home: Home, wait: float = 15.0) -> int:
+    """SIGTERM the engine of home by its pid file, when that process is ours and an engine, and
+    wait for its socket to go; its pid. EngineError when there is none to stop."""
+    try:
+        pid = int(home.pidfile.read_text().strip())
+    except (OSError, ValueError):
+        raise EngineError("not_found", f"no engine pid file in {home.runtime_dir}") from None
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists() and b"engine" not in cmdline.read_bytes():
+        raise EngineError("not_found", f"process {pid} of the pid file is not an engine")
+    try:
+        os.kill(pid, signal.SIGTERM)  # another user's process: PermissionError
+    except ProcessLookupError:
+        raise EngineError("not_found", f"the engine of the pid file (pid {pid}) is gone") from None
+    except PermissionError:
+        raise EngineError("permission", f"process {pid} is not yours") from None
+    deadline = time.monotonic() + wait
+    while home.socket.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return pid
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
@@ -40,6 +67,9 @@ def cmd_engine(args: argparse.Namespace) -> int:
         return run(args, start)
     if args.action == "stop":
         args.start_engine = False
+        if not endpoint_for(args.home).socket.exists():
+            emit_json({"stopped": False}) if args.json else out.print("no engine is running")
+            return 0
 
         async def stop(client: EngineClient) -> int:
             st = await client.ask(P.Status())
@@ -54,7 +84,23 @@ def cmd_engine(args: argparse.Namespace) -> int:
                 out.print(f"engine stopped (pid {st.pid})")
             return 0
 
-        return run(args, stop)
+        def older(exc: EngineError) -> int:
+            # an engine of another version refuses the handshake, Shutdown included: stop it
+            # by its pid file, as the one thing every version keeps
+            endpoint = endpoint_for(args.home)
+            if endpoint.home is None:
+                return fail(args, exc.code, exc.message, "stop it where it runs")
+            try:
+                pid = stop_by_pidfile(endpoint.home)
+            except EngineError as problem:
+                return fail(args, problem.code, problem.message, problem.hint)
+            if args.json:
+                emit_json({"stopped": True, "pid": pid})
+            else:
+                out.print(f"engine stopped (pid {pid}; it spoke another protocol version)")
+            return 0
+
+        return run(args, stop, refused=older)
     args.start_engine = False
 
     async def status(client: EngineClient) -> int:

@@ -1,0 +1,148 @@
+"""Classifying texts with a trained run through a real engine and the CLI: the probabilities are
+the model's own forward pass on exactly the tokens reported, a long text says how much was cut,
+a fitted run predicts too, and bad input gets a clear error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engine import protocol as P
+from engine.models.service import TrainedRun, load_trained
+from tests.helpers.cli import wb, wb_json
+from tests.helpers.engine import RunningEngine
+from tests.helpers.runs import features_config, three_config, three_splits
+from workbench.cli.predict import cut_note, probability_bar
+
+TEXTS = ["a great film number 3", "an awful dull film", "superb", "poor poor poor"]
+
+
+def _trained(engine: RunningEngine, tmp_path: Path) -> str:
+    three_splits(engine, tmp_path)
+    out = wb(engine, "train", str(three_config(tmp_path)), "--follow")
+    assert out.returncode == 0, out.stderr[-2000:]
+    return str(wb_json(engine, "runs", "list")[-1]["run_id"])
+
+
+def _by_hand(home: Path, run_id: str, step: int, texts: list[str], max_length: int) -> list:  # type: ignore[type-arg]
+    """(tokens, probabilities) of each text from the checkpoint's weights, without the
+    engine's batching: one text at a time, its ids cut to max_length."""
+    import torch
+    from tokenizers import Tokenizer
+
+    folder = home / "runs" / run_id
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    run = TrainedRun(
+        run_id=run_id,
+        folder=folder,
+        checkpoint=folder / "checkpoints" / f"ckpt-{step}",
+        arch="embedding-bag",
+        params={"embed_dim": 8},
+        tokenizer=tok,
+        pad_id=tok.token_to_id("[PAD]"),
+        labels=json.loads((folder / "labels.json").read_text()),
+        description="by hand",
+    )
+    model = load_trained(run).model
+    out = []
+    with torch.inference_mode():
+        for text in texts:
+            enc = tok.encode(text)
+            ids = torch.tensor([enc.ids[:max_length]])
+            logits = model(ids, torch.ones_like(ids))
+            out.append((enc.tokens[:max_length], torch.softmax(logits, -1)[0].tolist()))
+    return out
+
+
+def test_predictions_are_the_models_own_forward_pass(
+    engine: RunningEngine, home, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    run_id = _trained(engine, tmp_path)
+    res = wb_json(engine, "predict", "--run", run_id, *TEXTS)
+    assert res["run_id"] == run_id and res["checkpoint"] == "best" and res["max_length"] == 16
+    best = wb_json(engine, "runs", "show", run_id)["run"]["test_step"]  # the best checkpoint's
+    assert res["step"] == best
+    expected = _by_hand(home.data_dir, run_id, res["step"], TEXTS, 16)
+    for pred, (tokens, proba) in zip(res["predictions"], expected, strict=True):
+        assert pred["tokens"] == tokens
+        assert pred["probabilities"] == pytest.approx(proba, abs=1e-6)
+        assert sum(pred["probabilities"]) == pytest.approx(1.0, abs=1e-6)
+        top = max(range(len(proba)), key=lambda i: proba[i])
+        assert pred["label"] == res["labels"][top]
+        assert not pred["truncated"] and pred["token_count"] == len(tokens)
+    # each token's span is where it is in the text
+    first = res["predictions"][0]
+    for token, (a, b) in zip(first["tokens"], first["spans"], strict=True):
+        if not token.startswith("["):
+            assert TEXTS[0][a:b].lower() == token.removeprefix("##")
+    # a text over max_length: cut, and said by how much
+    long = " ".join(["great"] * 40)
+    cut = wb_json(engine, "predict", "--run", run_id, long)["predictions"][0]
+    assert cut["truncated"] and len(cut["tokens"]) == 16 and cut["token_count"] == 42
+    shown = wb(engine, "predict", "--run", run_id, long).stdout
+    assert "cut to 16 of its 42 tokens (max_length 16): the last 26 were not read" in shown
+    assert "best checkpoint (step" in shown
+
+
+def test_bad_input_gets_a_clear_error(engine: RunningEngine, tmp_path: Path) -> None:
+    run_id = _trained(engine, tmp_path)
+    for args, says in [
+        ([" "], "text 1 is empty: there is nothing to classify"),
+        (["fine", ""], "text 2 is empty"),
+        ([], "give a text to classify"),
+    ]:
+        out = wb(engine, "predict", "--run", run_id, *args, "--json")
+        assert out.returncode == 1
+        assert says in json.loads(out.stdout)["error"]["message"], out.stdout
+    gone = wb(engine, "predict", "--run", "no-such-run", "fine", "--json")
+    assert json.loads(gone.stdout)["error"]["code"] == "not_found"
+    huge = wb(engine, "predict", "--run", run_id, "x" * 100_001, "--json")
+    assert "over the 100,000 a prediction reads" in json.loads(huge.stdout)["error"]["message"]
+    # the engine still answers
+    assert wb_json(engine, "predict", "--run", run_id, "fine")["predictions"][0]["label"]
+
+
+def test_a_run_without_a_checkpoint_says_so(engine: RunningEngine, tmp_path: Path) -> None:
+    three_splits(engine, tmp_path)
+    config = three_config(tmp_path, epochs=400)
+    no_checkpoint = {
+        "checkpoint_every = 5": "checkpoint_every = 100000",
+        "eval_every = 5": "eval_every = 100000",
+    }
+    text = config.read_text()
+    for was, now in no_checkpoint.items():  # an improved evaluation saves one too
+        text = text.replace(was, now)
+    config.write_text(text)
+    run_id = wb_json(engine, "train", str(config))["run_id"]
+    try:
+        out = wb(engine, "predict", "--run", run_id, "fine", "--json")
+        error = json.loads(out.stdout)["error"]
+        assert error["code"] == "not_found" and "has no checkpoint yet" in error["message"]
+        assert "checkpoint_every" in error["hint"]
+    finally:
+        wb(engine, "runs", "stop", run_id)
+
+
+def test_a_fitted_run_predicts(engine: RunningEngine, tmp_path: Path) -> None:
+    three_splits(engine, tmp_path)
+    config = features_config(tmp_path)
+    assert wb(engine, "train", str(config), "--follow").returncode == 0
+    run_id = wb_json(engine, "runs", "list")[-1]["run_id"]
+    res = wb_json(engine, "predict", "--run", run_id, "a lovely superb film", "awful dull")
+    assert [p["label"] for p in res["predictions"]] == ["pos", "neg"]
+    assert res["predictions"][0]["tokens"][0] == "[CLS]"
+
+
+def test_bars_and_notes() -> None:
+    assert probability_bar(0.0, 8) == "········"
+    assert probability_bar(1.0, 8) == "████████"
+    assert probability_bar(0.5, 8) == "████····"
+    assert len(probability_bar(0.37, 20)) == 20
+    whole = P.Prediction("a", [1.0], ["x"], [(0, 1)], token_count=1, truncated=False)
+    assert cut_note(whole, 16) == ""
+    cut = P.Prediction("a", [1.0], ["x"] * 16, [(0, 1)] * 16, token_count=20, truncated=True)
+    assert cut_note(cut, 16) == (
+        "cut to 16 of its 20 tokens (max_length 16): the last 4 were not read"
+    )
