@@ -143,7 +143,9 @@ class TrainingWork:
         if state in ("stopped", "cancelled"):
             return "stopped", f"stopped at step {result.step}; {best}".strip("; ")
         how = "early stopping" if state == "early_stopped" else "done"
-        return "finished", f"{how} at step {result.step} in {result.seconds:.0f} s; {best}"
+        # no duration here: this segment's time disagrees with the run's after a resume; the
+        # run's trained and wall times are in its record
+        return "finished", f"{how} at step {result.step}; {best}".strip("; ")
 
     def score_test(
         self,
