@@ -101,3 +101,35 @@ def import_source(req: DatasetImport, dest: Path, ctx: JobContext) -> None:
         ).write(dest)
     if reader.total > last:
         ctx.progress(reader.total, reader.total, f"{writer.rows:,} rows")
+
+
+def read_labelled(
+    source: str, fmt: str | None, text_column: str, label_column: str | None, ctx: JobContext
+) -> tuple[list[str], list[str | None] | None]:
+    """Every text of a file (and its label when label_column is given; None where a row has
+    none), read batch by batch with progress, for work that needs them all (a batch
+    prediction); the columns are checked as an import checks them."""
+    fmt = check_format(fmt) or guess_format(source)
+    ctx.progress(0, 0, f"opening {source}")
+    texts: list[str] = []
+    labels: list[str | None] | None = [] if label_column else None
+    with open_reader(source, fmt) as reader:
+        plan = plan_columns(reader.columns, text_column, label_column, None, reader.display)
+        check_text_type(reader.types.get(plan.text, pa.string()), plan.text, plan.display)
+        if plan.label:
+            check_label_type(reader.types.get(plan.label, pa.string()), plan.label, plan.display)
+        for batch, done, _ in reader.batches():
+            ctx.check_cancelled()
+            column = to_string(_whole(batch.column(plan.text)))
+            texts += [t if isinstance(t, str) else "" for t in column.to_pylist()]
+            if labels is not None and plan.label:
+                labels += normalise_labels(_whole(batch.column(plan.label))).to_pylist()
+            ctx.progress(done, max(reader.total, done), f"{len(texts):,} rows read")
+    if not texts:
+        raise EngineError(f"{source} has no rows", code="empty")
+    return texts, labels
+
+
+def _whole(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A table's column (chunked) or a record batch's (one array) as one array."""
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column

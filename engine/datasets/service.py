@@ -25,7 +25,7 @@ from engine.core.catalog import Changes, check_new_name, sweep_orphans
 from engine.core.errors import EngineError, JobContext, NullContext
 from engine.core.store import Store, StoreError
 from engine.datasets import builtin
-from engine.datasets.importer import import_source
+from engine.datasets.importer import import_source, read_labelled
 from engine.datasets.stored import StoredDataset
 from engine.datasets.writer import DATA_FILE, Meta
 from engine.paths import Home
@@ -117,6 +117,17 @@ class DatasetService:
     def labels(self, name: str, split: str | None = None) -> list[str | None]:
         """The labels of a dataset's rows (one split, or all rows), None where a row has none."""
         return self.get(name).labels(split)
+
+    def read_file(
+        self,
+        source: str,
+        fmt: str | None,
+        text_column: str,
+        label_column: str | None,
+        ctx: JobContext,
+    ) -> tuple[list[str], list[str | None] | None]:
+        """Every text of a file that is not imported (and its labels, if label_column)."""
+        return read_labelled(source, fmt, text_column, label_column, ctx)
 
     def split_indices(self, name: str, split: str | None) -> list[int]:
         """The dataset row numbers of a split's rows, in the order texts() gives them."""

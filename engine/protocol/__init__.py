@@ -115,6 +115,7 @@ from engine.protocol.tokenizers import (
 )
 from engine.protocol.training import (
     ArchitectureInfo,
+    BatchPredictResult,
     EvalReport,
     ExampleRow,
     FieldProblem,
@@ -135,6 +136,7 @@ from engine.protocol.training import (
     RunPlan,
     RunPlanResult,
     RunPredict,
+    RunPredictBatch,
     RunPredictResult,
     RunRename,
     RunResult,
@@ -149,7 +151,8 @@ from engine.protocol.training import (
     VectorFromRun,
 )
 
-PROTOCOL_VERSION = 3  # 2: one package, tags <domain>.<name>, CatalogChanged; 3: training.predict
+PROTOCOL_VERSION = 4  # 2: one package, tags <domain>.<name>, CatalogChanged; 3: training.predict;
+# 4: training.predict_batch
 
 Call = (
     # system
@@ -202,6 +205,7 @@ Call = (
     | RunDelete
     | RunExamples
     | RunPredict
+    | RunPredictBatch
     | VectorFromRun
     | RunSchema
     | RunPlan
@@ -244,6 +248,7 @@ Result = (
     | RunHistory
     | RunExamplesResult
     | RunPredictResult
+    | BatchPredictResult
     | RunSchemaResult
     | RunPlanResult
 )
@@ -295,6 +300,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "ArchitectureInfo",
     "Base",
+    "BatchPredictResult",
     "Call",
     "Cancel",
     "CatalogChanged",
@@ -388,6 +394,7 @@ __all__ = [
     "RunPlan",
     "RunPlanResult",
     "RunPredict",
+    "RunPredictBatch",
     "RunPredictResult",
     "RunRename",
     "RunResult",

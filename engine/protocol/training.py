@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from engine.protocol.base import Base, Ok, Returns
+from engine.protocol.base import Base, Ok, Returns, StartsJob
 from engine.protocol.embeddings import VectorSourceResult
 
 # --------------------------------------------------------------------- values
@@ -180,6 +180,22 @@ class RunPredictResult(Base, tag="training.predicted"):
     predictions: list[Prediction]
 
 
+class BatchPredictResult(Base, tag="training.batch_predicted"):
+    """A batch prediction written to a file; scored when the texts had labels."""
+
+    run_id: str
+    step: int  # the checkpoint that predicted
+    rows: int
+    out: str  # the file written (CSV or JSONL, on the engine's machine)
+    labels: list[str]
+    metrics: dict[str, float] = {}  # accuracy, macro_f1 of the labelled rows
+    confusion: list[list[int]] = []  # rows: true label, columns: predicted
+    per_class: dict[str, dict[str, float]] = {}  # label -> precision, recall, f1, support
+    scored: int = 0  # labelled rows with a label the run knows
+    unknown_labels: int = 0  # labelled rows whose label the run was not trained on
+    mistakes: list[ExampleRow] = []  # the surest mistakes first, at most 100
+
+
 class RunSchemaResult(Base, tag="training.settings"):
     architectures: list[ArchitectureInfo]
     train: list[SettingSpec]
@@ -280,6 +296,21 @@ class RunPredict(Returns[RunPredictResult], tag="training.predict"):
 
     run_id: str
     texts: list[str]
+
+
+class RunPredictBatch(StartsJob[BatchPredictResult], tag="training.predict_batch"):
+    """Classify every text of a file (CSV, TSV, JSONL, Parquet) or of a dataset's split with a
+    run, as a job, into a CSV or JSONL file (out: an absolute path on the engine's machine);
+    scored when label_column (a file's) or the dataset gives labels."""
+
+    run_id: str
+    out: str
+    source: str = ""  # a file, or
+    dataset: str = ""  # a dataset, with its split
+    split: str = "test"
+    text_column: str = "text"
+    label_column: str | None = None
+    format: str | None = None
 
 
 class RunSchema(Returns[RunSchemaResult], tag="training.schema"):

@@ -4,7 +4,7 @@ embeddings as vectors, the builder's schema and plan, and classifying texts with
 from __future__ import annotations
 
 from engine import protocol as P
-from engine.core.calls import CallTable
+from engine.core.calls import CallTable, JobWork
 from engine.training.service import TrainingService
 
 calls: CallTable[TrainingService] = CallTable("training")
@@ -67,7 +67,13 @@ def delete(training: TrainingService, call: P.RunDelete) -> P.Ok:
 
 @calls.on(P.RunPredict)
 def predict(training: TrainingService, call: P.RunPredict) -> P.RunPredictResult:
-    return training.predict(call)
+    return training.predictions.predict(call)
+
+
+@calls.job(P.RunPredictBatch, kind="predict", title=lambda c: f"predict with {c.run_id}")
+def predict_batch(training: TrainingService, call: P.RunPredictBatch) -> JobWork:
+    training.predictions.check_batch(call)
+    return lambda job: training.predictions.predict_batch(call, job)
 
 
 @calls.on(P.RunExamples)

@@ -36,12 +36,11 @@ from engine.training.checks import ConfigChecks
 from engine.training.config import RunConfig, device_precisions, train_specs
 from engine.training.job import TOKENIZER_FILE, TrainingWork, read_labels
 from engine.training.plan import Planner
+from engine.training.predicting import Predictions
 from engine.training.recorder import RunRecorder
 from engine.training.runs import RunBook
 
 log = logging.getLogger("engine.training")
-MAX_PREDICT_TEXTS = 256  # texts one prediction call classifies (a batch job does more)
-MAX_PREDICT_CHARS = 100_000  # characters of one text
 Submit = Callable[..., Job]  # JobManager.submit(kind, title, fn, lane=...)
 AddVectors = Callable[[str, list[str], Any, str], P.VectorSourceInfo]  # name, words, matrix, from
 
@@ -74,7 +73,7 @@ class TrainingService:
         self.planner = Planner(checks)
         self.datasets = checks.datasets
         self._predicted: dict[str, tuple[tuple[str, str], Any]] = {}  # run -> (key, probabilities)
-        self._loaded: dict[str, models.TrainedModel] = {}  # run -> the model predict last loaded
+        self.predictions = Predictions(self.datasets, self.book, self._config, self.trained_run)
 
     # ------------------------------------------------------------- describing
 
@@ -235,7 +234,7 @@ class TrainingService:
         self.book.delete(run_id)
         shutil.rmtree(self.runs_dir / run_id, ignore_errors=True)
         self._predicted.pop(run_id, None)
-        self._loaded.pop(run_id, None)
+        self.predictions.forget(run_id)
         self.models.deleted(run_id)
         return f"deleted run {run_id} ({info.name}): its checkpoints and {info.step:,} steps"
 
@@ -297,44 +296,6 @@ class TrainingService:
             step=trained.step,
             total=len(picked),
             examples=out,
-        )
-
-    def predict(self, call: P.RunPredict) -> P.RunPredictResult:
-        """Classify texts with the run's best checkpoint (while it trains: its latest complete
-        one), loaded once and kept until that checkpoint changes."""
-        if not 1 <= len(call.texts) <= MAX_PREDICT_TEXTS:
-            raise EngineError(f"give 1 to {MAX_PREDICT_TEXTS} texts, not {len(call.texts):,}")
-        longest = max(len(t) for t in call.texts)
-        if longest > MAX_PREDICT_CHARS:
-            raise EngineError(
-                f"a text of {longest:,} characters is over the {MAX_PREDICT_CHARS:,} a "
-                "prediction reads",
-                hint="cut it, or predict a file as a batch",
-            )
-        empty = [i + 1 for i, t in enumerate(call.texts) if not t.strip()]
-        if empty:
-            raise EngineError(
-                f"text {empty[0]} is empty: there is nothing to classify"
-                + (f" ({len(empty)} texts are)" if len(empty) > 1 else "")
-            )
-        cfg = self._config(call.run_id)
-        if models.get_spec(cfg.arch).task != "classify":
-            raise EngineError(f"run {call.run_id} is a language model: it predicts no labels")
-        info = self.book.info(call.run_id)
-        live = info.state in ("running", "paused", "queued")
-        run = self.trained_run(call.run_id, "latest" if live else "best")
-        kept = self._loaded.get(call.run_id)
-        if kept is None or kept.checkpoint != run.checkpoint:
-            kept = models.load_trained(run)
-            self._loaded[call.run_id] = kept
-        predictions = models.predict_texts(kept, list(call.texts), cfg.max_length)
-        return P.RunPredictResult(
-            run_id=call.run_id,
-            step=kept.step,
-            checkpoint="latest" if live else "best",
-            labels=list(kept.run.labels),
-            max_length=cfg.max_length,
-            predictions=predictions,
         )
 
     # ------------------------------------------------------------- trained models

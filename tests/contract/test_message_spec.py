@@ -181,6 +181,12 @@ async def test_every_call_gets_its_declared_result(spec: Spec, tmp_path: Path) -
     await spec.ok(P.VectorFromRun(run_id=run.run_id, name="spec-run-vec"))
     said = await spec.ok(P.RunPredict(run_id=run.run_id, texts=["a good film", "bad"]))
     assert len(said.predictions) == 2 and said.step > 0
+    batch = await spec.job(
+        P.RunPredictBatch(
+            run_id=run.run_id, out=str(tmp_path / "spec-preds.csv"), dataset="spec-data", split=""
+        )
+    )
+    assert batch.rows > 0 and (tmp_path / "spec-preds.csv").is_file()
     cell = await spec.ok(P.RunExamples(run_id=run.run_id, split="validation", limit=3))
     assert len(cell.examples) == min(3, cell.total) and cell.step > 0
     await spec.ok(P.RunRename(run_id=run.run_id, name="spec-renamed"))

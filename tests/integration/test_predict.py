@@ -4,6 +4,7 @@ a fitted run predicts too, and bad input gets a clear error."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -146,3 +147,97 @@ def test_bars_and_notes() -> None:
     assert cut_note(cut, 16) == (
         "cut to 16 of its 20 tokens (max_length 16): the last 4 were not read"
     )
+
+
+def test_a_split_predicted_in_batch_scores_as_the_run_did(
+    engine: RunningEngine, tmp_path: Path
+) -> None:
+    run_id = _trained(engine, tmp_path)
+    run = wb_json(engine, "runs", "show", run_id)
+    (test,) = [e for e in run["evals"] if e["split"] == "test"]
+    out = tmp_path / "preds.csv"
+    res = wb_json(engine, "predict", "--run", run_id, "--dataset", "three", "--out", str(out))
+    assert res["rows"] == 20 and res["scored"] == 20 and res["out"] == str(out)
+    assert res["step"] == run["run"]["test_step"]
+    assert res["metrics"]["accuracy"] == pytest.approx(test["metrics"]["accuracy"])
+    assert res["metrics"]["macro_f1"] == pytest.approx(test["metrics"]["macro_f1"])
+    assert res["confusion"] == test["confusion"]
+    wrong = sum(res["confusion"][i][j] for i in range(2) for j in range(2) if i != j)
+    assert len(res["mistakes"]) == wrong
+    sure = [m["probability"] for m in res["mistakes"]]
+    assert sure == sorted(sure, reverse=True)
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    with out.open(newline="") as fh:
+        lines = list(csv.DictReader(fh))
+    assert len(lines) == 20 and set(lines[0]) >= {"row", "text", "label", "predicted"}
+    for line in lines:
+        p = [float(line[f"p_{n}"]) for n in res["labels"]]
+        assert sum(p) == pytest.approx(1.0, abs=1e-5)
+        assert line["predicted"] == res["labels"][p.index(max(p))]
+    right = sum(line["label"] == line["predicted"] for line in lines)
+    assert right / 20 == pytest.approx(res["metrics"]["accuracy"])
+    # the same texts one by one give the same probabilities
+    one = wb_json(engine, "predict", "--run", run_id, lines[0]["text"])["predictions"][0]
+    assert one["probabilities"] == pytest.approx(
+        [float(lines[0][f"p_{n}"]) for n in res["labels"]], abs=1e-5
+    )
+    # the table says it too
+    shown = wb(
+        engine, "predict", "--run", run_id, "--dataset", "three", "--out", str(tmp_path / "b.jsonl")
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert f"accuracy {res['metrics']['accuracy']:.4f}" in shown.stdout
+    assert len((tmp_path / "b.jsonl").read_text().splitlines()) == 20
+
+
+def test_a_file_predicted_in_batch(engine: RunningEngine, tmp_path: Path) -> None:
+    run_id = _trained(engine, tmp_path)
+    texts = tmp_path / "texts.csv"
+    texts.write_text(
+        "review,stars\n"
+        'a great film,pos\nan awful dull film,neg\n"superb, superb",pos\nmeh,neutral\nfine,\n'
+    )
+    out = tmp_path / "out.jsonl"
+    res = wb_json(
+        engine, "predict", "--run", run_id, "--file", str(texts), "--text-column", "review",
+        "--label-column", "stars", "--out", str(out),
+    )  # fmt: skip
+    assert res["rows"] == 5 and res["scored"] == 3 and res["unknown_labels"] == 1
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["text"] for line in lines] == [
+        "a great film", "an awful dull film", "superb, superb", "meh", "fine"
+    ]  # fmt: skip
+    assert lines[4]["label"] is None and set(lines[0]["probabilities"]) == set(res["labels"])
+    # without labels: predicted, not scored
+    plain = wb_json(
+        engine, "predict", "--run", run_id, "--file", str(texts), "--text-column", "review",
+        "--out", str(tmp_path / "plain.csv"),
+    )  # fmt: skip
+    assert plain["rows"] == 5 and plain["metrics"] == {} and plain["scored"] == 0
+
+
+def test_batch_bad_input_gets_a_clear_error(engine: RunningEngine, tmp_path: Path) -> None:
+    run_id = _trained(engine, tmp_path)
+    there = tmp_path / "there.csv"
+    there.write_text("x")
+    texts = tmp_path / "t.csv"
+    texts.write_text("text\nfine\n")
+    cases = [
+        (["--dataset", "three", "--out", str(there)], "does not overwrite a file"),
+        (["--dataset", "three", "--out", str(tmp_path / "p.txt")], "must end in .csv or .jsonl"),
+        (["--dataset", "three", "--out", str(tmp_path / "no" / "p.csv")], "there is no folder"),
+        (["--dataset", "three", "--split", "nope", "--out", str(tmp_path / "a.csv")], "nope"),
+        (
+            ["--file", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "b.csv")],
+            "missing.csv",
+        ),
+        (["--file", str(texts), "--text-column", "body", "--out", str(tmp_path / "c.csv")], "body"),
+        (["--dataset", "three"], "need --out"),
+        (["fine", "--dataset", "three", "--out", str(tmp_path / "d.csv")], "not both"),
+    ]
+    for args, says in cases:
+        got = wb(engine, "predict", "--run", run_id, *args, "--json")
+        assert got.returncode != 0, args
+        assert says in json.loads(got.stdout)["error"]["message"], (args, got.stdout)
+    assert there.read_text() == "x"  # nothing overwritten
+    assert not any(p.name.endswith(".part") for p in tmp_path.iterdir())

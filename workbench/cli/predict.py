@@ -1,15 +1,19 @@
 """`workbench predict --run RUN TEXT...`: classify texts with a trained run, as the engine's
-model sees them (its best checkpoint, or a training run's latest complete one)."""
+model sees them (its best checkpoint, or a training run's latest complete one); with --file or
+--dataset and --out, every text of a file or split as a job, into a CSV or JSONL file, scored
+when the texts have labels."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
 
 from engine import protocol as P
-from workbench.cli.common import emit_json, fail, out, run, table, with_json
+from engine.paths import absolute_source
+from workbench.cli.common import emit_json, fail, out, run, run_job, table, with_json
 from workbench.engine.client import EngineClient
 
 BAR = 20  # cells of a probability bar
@@ -56,7 +60,61 @@ def _show(res: P.RunPredictResult, texts: list[str]) -> None:
             out.print(Text(note, style="yellow"))
 
 
+def _show_batch(res: P.BatchPredictResult) -> None:
+    out.print(f"{res.rows:,} texts predicted by run {res.run_id} (step {res.step:,}): {res.out}")
+    if not res.metrics:
+        if res.unknown_labels:
+            out.print(f"not scored: the {res.unknown_labels:,} labels are not the run's")
+        return
+    out.print(
+        f"accuracy {res.metrics['accuracy']:.4f} · macro-F1 {res.metrics['macro_f1']:.4f} "
+        f"on {res.scored:,} labelled texts"
+        + (
+            f" ({res.unknown_labels:,} with labels the run does not know)"
+            if res.unknown_labels
+            else ""
+        )
+    )
+    rows = [
+        [label, *(f"{n:,}" for n in row)]
+        for label, row in zip(res.labels, res.confusion, strict=True)
+    ]
+    out.print(table("confusion (rows true, columns predicted)", ["true", *res.labels], rows))
+    if res.mistakes:
+        shown = [
+            [f"{m.index:,}", m.label, m.predicted, f"{m.probability:.3f}", " ".join(m.text.split())]
+            for m in res.mistakes[:10]
+        ]
+        out.print(table("the surest mistakes", ["row", "label", "predicted", "p", "text"], shown))
+
+
+def _batch(args: argparse.Namespace) -> int:
+    if args.texts:
+        return fail(args, "usage", "give texts, or --file/--dataset with --out, not both")
+    if not args.out:
+        return fail(args, "usage", "--file and --dataset need --out FILE (.csv or .jsonl)")
+    call = P.RunPredictBatch(
+        run_id=args.run,
+        out=str(Path(args.out).expanduser().absolute()),
+        source=absolute_source(args.file) if args.file else "",
+        dataset=args.dataset or "",
+        split=args.split,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        format=args.format,
+    )
+
+    async def go(client: EngineClient) -> int:
+        res = await run_job(client, call, show=not args.json, title=f"predict with {args.run}")
+        emit_json(res) if args.json else _show_batch(res)
+        return 0
+
+    return run(args, go)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
+    if args.file or args.dataset:
+        return _batch(args)
     texts: list[str] = list(args.texts)
     if not texts:
         return fail(args, "bad_input", "give a text to classify", 'e.g. "a fine film"')
@@ -78,4 +136,11 @@ def add_parser(sub: Any) -> None:
     )
     pr.add_argument("--run", required=True, help="the run's id (workbench runs list)")
     pr.add_argument("texts", nargs="*", metavar="TEXT", help="one or more texts to classify")
+    pr.add_argument("--file", help="every text of a file (CSV, TSV, JSONL, Parquet) instead")
+    pr.add_argument("--dataset", help="every text of a dataset's split instead (see --split)")
+    pr.add_argument("--split", default="test", help="the dataset's split (default: test)")
+    pr.add_argument("--out", help="the CSV or JSONL file to write (with --file or --dataset)")
+    pr.add_argument("--text-column", default="text", help="the file's text column")
+    pr.add_argument("--label-column", help="the file's label column: scores the predictions")
+    pr.add_argument("--format", help="the file's format when its name does not say")
     pr.set_defaults(handler=cmd_predict)

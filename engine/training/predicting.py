@@ -1,0 +1,143 @@
+"""Classifying texts with a trained run: a few texts at once (the console, `workbench
+predict`), or every text of a file or dataset split as a job (batch.py writes and scores it).
+A run's model is loaded once and kept until the checkpoint it predicts with changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from engine import protocol as P
+from engine.core.errors import EngineError
+from engine.core.jobs import Job
+from engine.datasets.service import DatasetService
+from engine.models import service as models
+from engine.training import batch
+from engine.training.config import RunConfig
+from engine.training.runs import RunBook
+
+MAX_PREDICT_TEXTS = 256  # texts one prediction call classifies (a batch job does more)
+MAX_PREDICT_CHARS = 100_000  # characters of one text
+LIVE = ("running", "paused", "queued")  # a run that trains: it predicts with its latest
+
+
+class Predictions:
+    """Predictions of the training domain's runs; the service hands it what it reads."""
+
+    def __init__(
+        self,
+        datasets: DatasetService,
+        book: RunBook,
+        config_of: Callable[[str], RunConfig],
+        trained_run: Callable[[str, str], models.TrainedRun],
+    ) -> None:
+        self.datasets = datasets
+        self.book = book
+        self.config_of = config_of
+        self.trained_run = trained_run
+        self._loaded: dict[str, models.TrainedModel] = {}  # run -> the model last loaded
+
+    def forget(self, run_id: str) -> None:
+        self._loaded.pop(run_id, None)
+
+    def predict(self, call: P.RunPredict) -> P.RunPredictResult:
+        """Classify texts with the run's best checkpoint (while it trains: its latest complete
+        one), loaded once and kept until that checkpoint changes."""
+        if not 1 <= len(call.texts) <= MAX_PREDICT_TEXTS:
+            raise EngineError(f"give 1 to {MAX_PREDICT_TEXTS} texts, not {len(call.texts):,}")
+        longest = max(len(t) for t in call.texts)
+        if longest > MAX_PREDICT_CHARS:
+            raise EngineError(
+                f"a text of {longest:,} characters is over the {MAX_PREDICT_CHARS:,} a "
+                "prediction reads",
+                hint="cut it, or predict a file as a batch",
+            )
+        empty = [i + 1 for i, t in enumerate(call.texts) if not t.strip()]
+        if empty:
+            raise EngineError(
+                f"text {empty[0]} is empty: there is nothing to classify"
+                + (f" ({len(empty)} texts are)" if len(empty) > 1 else "")
+            )
+        cfg = self.config_of(call.run_id)
+        if models.get_spec(cfg.arch).task != "classify":
+            raise EngineError(f"run {call.run_id} is a language model: it predicts no labels")
+        info = self.book.info(call.run_id)
+        live = info.state in LIVE
+        kept = self._predictor(call.run_id, live)
+        predictions = models.predict_texts(kept, list(call.texts), cfg.max_length)
+        return P.RunPredictResult(
+            run_id=call.run_id,
+            step=kept.step,
+            checkpoint="latest" if live else "best",
+            labels=list(kept.run.labels),
+            max_length=cfg.max_length,
+            predictions=predictions,
+        )
+
+    def _predictor(self, run_id: str, live: bool) -> models.TrainedModel:
+        """The run's model to predict with: loaded once, again when its checkpoint changes."""
+        run = self.trained_run(run_id, "latest" if live else "best")
+        kept = self._loaded.get(run_id)
+        if kept is None or kept.checkpoint != run.checkpoint:
+            kept = models.load_trained(run)
+            self._loaded[run_id] = kept
+        return kept
+
+    def check_batch(self, call: P.RunPredictBatch) -> None:
+        """Refuse a batch prediction before it becomes a job: the output file, the source,
+        and a run that classifies."""
+        batch.check_out(call.out)
+        if bool(call.source) == bool(call.dataset):
+            raise EngineError(
+                "give a file (source) or a dataset with its split, not both or neither",
+                hint="workbench predict --run ID --file texts.csv --out preds.csv",
+            )
+        if call.source and not Path(call.source).is_absolute():
+            raise EngineError(
+                f"the file '{call.source}' is relative, and the engine does not run in your folder",
+                hint="give its full path",
+            )
+        if call.dataset and self.datasets.split_rows(call.dataset, call.split or None) == 0:
+            raise EngineError(f"dataset '{call.dataset}' has no rows in split '{call.split}'")
+        cfg = self.config_of(call.run_id)
+        if models.get_spec(cfg.arch).task != "classify":
+            raise EngineError(f"run {call.run_id} is a language model: it predicts no labels")
+        self.trained_run(call.run_id, "latest")  # a checkpoint to predict with
+
+    def predict_batch(self, call: P.RunPredictBatch, job: Job) -> P.BatchPredictResult:
+        """Every text of the file or split through the run's model into call.out; scored
+        when the texts have labels."""
+        out = batch.check_out(call.out)
+        cfg = self.config_of(call.run_id)
+        if call.source:
+            texts, labels = self.datasets.read_file(
+                call.source, call.format, call.text_column, call.label_column, job
+            )
+            rows = list(range(len(texts)))
+        else:
+            split = call.split or None
+            texts = self.datasets.texts(call.dataset, split)
+            given = self.datasets.labels(call.dataset, split)
+            labels = given if any(v is not None for v in given) else None
+            rows = self.datasets.split_indices(call.dataset, split)
+        live = self.book.info(call.run_id).state in LIVE
+        kept = self._predictor(call.run_id, live)
+        proba = batch.predict_in_chunks(
+            lambda part: models.class_probabilities(
+                kept, part, cfg.max_length, check=job.check_cancelled
+            ),
+            texts,
+            job.progress,
+        )
+        names = list(kept.run.labels)
+        job.progress(len(texts), len(texts), f"writing {out.name}")
+        batch.write_predictions(out, rows, texts, labels, proba, names)
+        scores = batch.score(rows, texts, labels, proba, names) if labels is not None else {}
+        return P.BatchPredictResult(
+            run_id=call.run_id,
+            step=kept.step,
+            rows=len(texts),
+            out=str(out),
+            labels=names,
+            **scores,  # type: ignore[arg-type]
+        )
