@@ -132,6 +132,8 @@ async def _until_done(
         while not done.done():
             await watch.wait(done, timeout=0.25)
             live.update(render())
+    if not err.is_terminal:
+        err.line()  # piped, the last frame ends without one: what follows would join it
     return done.result()
 
 
