@@ -122,7 +122,8 @@ async def test_the_monitor_equals_the_store_after_quit_sigkill_and_resume(
     engine = RunningEngine(home, proc)
     try:
         three_splits(engine, tmp_path)
-        config = three_config(tmp_path, epochs=150, every=40, name="reattached")
+        # long enough that it still runs when the engine is killed, on a loaded machine too
+        config = three_config(tmp_path, epochs=400, every=40, name="reattached")
         run_id = wb_json(engine, "train", str(config))["run_id"]
         # 1. watch it live, then quit: what the monitor holds is what the store holds
         app = WorkbenchApp(home)
