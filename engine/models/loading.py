@@ -95,7 +95,6 @@ def class_probabilities(
 ) -> np.ndarray:
     """Each text's class probabilities [len(texts), classes] from a trained classifier, in
     batches of alike lengths on the CPU; check() runs between batches (it raises to stop)."""
-    import torch
 
     model = trained.model
     if trained.spec.task != "classify":
@@ -104,8 +103,21 @@ def class_probabilities(
         return np.asarray(model.predict_proba(texts), dtype=np.float64)  # type: ignore[union-attr]
     limit = read_limit(trained, max_length)
     encoded = [e.ids[:limit] for e in trained.run.tokenizer.encode_batch_fast(texts)]
-    out = np.zeros((len(texts), len(trained.run.labels)), dtype=np.float64)
-    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+    return probabilities_of_ids(trained, encoded, batch_size, check)
+
+
+def probabilities_of_ids(
+    trained: TrainedModel,
+    encoded: list[list[int]],
+    batch_size: int = 64,
+    check: Callable[[], None] = lambda: None,
+) -> np.ndarray:
+    """class_probabilities of texts already encoded (and cut) as token ids."""
+    import torch
+
+    model = trained.model
+    out = np.zeros((len(encoded), len(trained.run.labels)), dtype=np.float64)
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             check()
@@ -130,28 +142,41 @@ def read_limit(trained: TrainedModel, max_length: int) -> int:
     return min(max_length, room)
 
 
-def predict_texts(trained: TrainedModel, texts: list[str], max_length: int) -> list[P.Prediction]:
+def predict_texts(
+    trained: TrainedModel,
+    texts: list[str],
+    max_length: int,
+    explain: Callable[[int, str, Any, int], P.Explanation] | None = None,
+) -> list[P.Prediction]:
     """Each text's class probabilities with the tokens the model read and where each one is in
-    the text, and whether the text was cut to fit."""
-    proba = class_probabilities(trained, texts, max_length)
+    the text, and whether the text was cut to fit; each text encoded once. explain(index, text,
+    encoding cut to what the model read, predicted class id), when given, explains each."""
     fit = trained.spec.trained_by == "fit"  # a fitted head reads its encoder's own tokens
     tokenizer = (
         getattr(trained.model, "tokenizer", None) if fit else None
     ) or trained.run.tokenizer
     limit = 10**9 if fit else read_limit(trained, max_length)
+    encodings = tokenizer.encode_batch(texts)
+    if fit:
+        proba = np.asarray(trained.model.predict_proba(texts), dtype=np.float64)  # type: ignore[union-attr]
+    else:
+        proba = probabilities_of_ids(trained, [e.ids[:limit] for e in encodings])
     labels = trained.run.labels
     out = []
-    for p, enc in zip(proba, tokenizer.encode_batch(texts), strict=True):
+    for i, (p, enc) in enumerate(zip(proba, encodings, strict=True)):
         whole = len(enc.ids) + sum(len(o.ids) for o in enc.overflowing)
         n = min(len(enc.ids), limit)
+        if n < len(enc.ids):
+            enc.truncate(n)
         out.append(
             P.Prediction(
                 label=labels[int(p.argmax())],
                 probabilities=[float(x) for x in p],
-                tokens=list(enc.tokens[:n]),
-                spans=[(int(a), int(b)) for a, b in enc.offsets[:n]],
+                tokens=list(enc.tokens),
+                spans=[(int(a), int(b)) for a, b in enc.offsets],
                 token_count=whole,
                 truncated=whole > n,
+                explanation=explain(i, texts[i], enc, int(p.argmax())) if explain else None,
             )
         )
     return out

@@ -11,6 +11,10 @@ from typing import Any
 
 from engine import protocol as P
 from engine.core import settings
+from engine.models.explain import METHODS as EXPLAIN_METHODS
+from engine.models.explain import check_method as check_explanation
+from engine.models.explain import explain
+from engine.models.explain import methods_for as explanation_methods
 from engine.models.init import VectorLookup, init_embedding
 from engine.models.loading import (
     TrainedModel,
@@ -36,6 +40,7 @@ from engine.models.registry import (
 
 __all__ = [
     "ARCHITECTURES",
+    "EXPLAIN_METHODS",
     "ArchSpec",
     "Model",
     "TrainedModel",
@@ -43,10 +48,13 @@ __all__ = [
     "VectorLookup",
     "architecture_infos",
     "build_model",
+    "check_explanation",
     "class_probabilities",
     "config_from_dict",
     "describe",
     "embedding_table",
+    "explain",
+    "explanation_methods",
     "export_trained",
     "get_spec",
     "init_embedding",

@@ -116,8 +116,10 @@ from engine.protocol.tokenizers import (
 from engine.protocol.training import (
     ArchitectureInfo,
     BatchPredictResult,
+    Completeness,
     EvalReport,
     ExampleRow,
+    Explanation,
     FieldProblem,
     LayerRow,
     MetricPoint,
@@ -149,10 +151,11 @@ from engine.protocol.training import (
     RunUpdate,
     SettingSpec,
     VectorFromRun,
+    WordScore,
 )
 
-PROTOCOL_VERSION = 4  # 2: one package, tags <domain>.<name>, CatalogChanged; 3: training.predict;
-# 4: training.predict_batch
+PROTOCOL_VERSION = 5  # 2: one package, tags <domain>.<name>, CatalogChanged; 3: training.predict;
+# 4: training.predict_batch; 5: explanations in training.predict
 
 Call = (
     # system
@@ -306,6 +309,7 @@ __all__ = [
     "CatalogChanged",
     "CatalogKind",
     "ClientFrame",
+    "Completeness",
     "ContextResult",
     "ContextSimilarity",
     "DatasetDelete",
@@ -335,6 +339,7 @@ __all__ = [
     "Event",
     "EventBatch",
     "ExampleRow",
+    "Explanation",
     "ExpressionTerm",
     "FieldProblem",
     "Frame",
@@ -439,6 +444,7 @@ __all__ = [
     "VectorSources",
     "VectorSourcesResult",
     "Welcome",
+    "WordScore",
     "decode_one",
     "encode",
     "error",

@@ -160,6 +160,46 @@ class RunExamplesResult(Base, tag="training.example_rows"):
     examples: list[ExampleRow]
 
 
+class Completeness(Base):
+    """Integrated gradients' check: the attributions' sum against f(x) - f(baseline), where f is
+    the explained class's logit; a small gap means enough steps."""
+
+    attributions_sum: float
+    f_input: float  # the explained class's logit for the text
+    f_baseline: float  # and for the baseline (padding in place of every non-special token)
+    gap: float  # attributions_sum - (f_input - f_baseline)
+    relative_gap: float  # |gap| / |f_input - f_baseline|
+    steps: int
+
+
+class WordScore(Base):
+    """A word's score: the sum of its tokens' scores (characters start..end of the text)."""
+
+    start: int
+    end: int
+    score: float
+
+
+class Explanation(Base):
+    """Why a classifier said what it said, one score per token of its Prediction.
+
+    ig and ixg: Captum's integrated gradients / input x gradient over the embedding layer's
+    output, summed over the vector, for the explained class's logit. occlusion: Captum's
+    feature ablation, each token left out of the text in turn: the explained class's probability
+    with the text minus that probability without the token. attention: the attention weights the
+    pooled position gives each token (the last layer, averaged over heads; the attention RNN has
+    one layer and one head)."""
+
+    method: str  # ig, ixg, occlusion or attention
+    target: str  # the class explained
+    scores: list[float]  # one per token of the prediction (0 for specials in occlusion)
+    words: list[WordScore]  # the same, summed per word of the text
+    completeness: Completeness | None = None  # ig only
+    attention: list[list[float]] = []  # the last layer's matrix [query][key], rows sum to 1
+    layers: list[list[float]] = []  # each layer's attention from the pooled position
+    note: str = ""  # e.g. the gap is large: raise steps
+
+
 class Prediction(Base):
     """One text as a trained classifier reads it."""
 
@@ -169,6 +209,7 @@ class Prediction(Base):
     spans: list[tuple[int, int]]  # each token's characters in the text; (0, 0) for a special
     token_count: int  # tokens the whole text makes
     truncated: bool  # the text made more tokens than the model reads
+    explanation: Explanation | None = None  # when asked for
 
 
 class RunPredictResult(Base, tag="training.predicted"):
@@ -296,6 +337,9 @@ class RunPredict(Returns[RunPredictResult], tag="training.predict"):
 
     run_id: str
     texts: list[str]
+    explain: str = ""  # "", ig, ixg, occlusion, attention
+    target: str = ""  # the class to explain; "": the predicted one
+    steps: int = 0  # integrated gradients' steps; 0: the default (300, trapezoid rule)
 
 
 class RunPredictBatch(StartsJob[BatchPredictResult], tag="training.predict_batch"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from engine import protocol as P
 from engine.core.errors import EngineError
@@ -18,6 +19,7 @@ from engine.training.runs import RunBook
 
 MAX_PREDICT_TEXTS = 256  # texts one prediction call classifies (a batch job does more)
 MAX_PREDICT_CHARS = 100_000  # characters of one text
+MAX_EXPLAIN_TEXTS = 16  # texts one call explains (each costs up to hundreds of passes)
 LIVE = ("running", "paused", "queued")  # a run that trains: it predicts with its latest
 
 
@@ -61,10 +63,16 @@ class Predictions:
         cfg = self.config_of(call.run_id)
         if models.get_spec(cfg.arch).task != "classify":
             raise EngineError(f"run {call.run_id} is a language model: it predicts no labels")
+        if call.explain and len(call.texts) > MAX_EXPLAIN_TEXTS:
+            raise EngineError(
+                f"explain up to {MAX_EXPLAIN_TEXTS} texts at a time, not {len(call.texts):,}",
+                hint="explanations cost many forward passes: give fewer texts",
+            )
         info = self.book.info(call.run_id)
         live = info.state in LIVE
         kept = self._predictor(call.run_id, live)
-        predictions = models.predict_texts(kept, list(call.texts), cfg.max_length)
+        explainer = self._explainer(kept, call) if call.explain else None
+        predictions = models.predict_texts(kept, list(call.texts), cfg.max_length, explainer)
         return P.RunPredictResult(
             run_id=call.run_id,
             step=kept.step,
@@ -73,6 +81,36 @@ class Predictions:
             max_length=cfg.max_length,
             predictions=predictions,
         )
+
+    def _explainer(
+        self, kept: models.TrainedModel, call: P.RunPredict
+    ) -> Callable[[int, str, Any, int], P.Explanation]:
+        """explain(index, text, encoding, predicted id) for predict_texts, checked first."""
+        labels = list(kept.run.labels)
+        models.check_explanation(call.explain, kept.model, kept.run.arch, call.steps)
+        if call.target and call.target not in labels:
+            raise EngineError(
+                f"run {call.run_id} has no class '{call.target}'",
+                hint="its classes: " + ", ".join(labels),
+            )
+
+        def one(_index: int, text: str, enc: Any, predicted: int) -> P.Explanation:
+            target = labels.index(call.target) if call.target else predicted
+            return models.explain(
+                kept.model,
+                kept.run.arch,
+                enc.ids,
+                enc.special_tokens_mask,
+                enc.offsets,
+                text,
+                target,
+                labels[target],
+                call.explain,
+                kept.run.pad_id,
+                call.steps,
+            )
+
+        return one
 
     def _predictor(self, run_id: str, live: bool) -> models.TrainedModel:
         """The run's model to predict with: loaded once, again when its checkpoint changes."""

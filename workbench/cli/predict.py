@@ -13,6 +13,7 @@ from rich.text import Text
 
 from engine import protocol as P
 from engine.paths import absolute_source
+from workbench.attribution import completeness_line, explanation_text, top_tokens
 from workbench.cli.common import emit_json, fail, out, run, run_job, table, with_json
 from workbench.engine.client import EngineClient
 
@@ -37,7 +38,7 @@ def cut_note(pred: P.Prediction, max_length: int) -> str:
     )
 
 
-def _show(res: P.RunPredictResult, texts: list[str]) -> None:
+def _show(res: P.RunPredictResult, texts: list[str], by_word: bool = False) -> None:
     where = "latest complete checkpoint" if res.checkpoint == "latest" else "best checkpoint"
     out.print(f"run {res.run_id}, {where} (step {res.step:,})")
     for n, (text, pred) in enumerate(zip(texts, res.predictions, strict=True), start=1):
@@ -58,6 +59,23 @@ def _show(res: P.RunPredictResult, texts: list[str]) -> None:
         note = cut_note(pred, res.max_length)
         if note:
             out.print(Text(note, style="yellow"))
+        if pred.explanation is not None:
+            _show_explanation(text, pred, by_word)
+
+
+def _show_explanation(text: str, pred: P.Prediction, by_word: bool) -> None:
+    ex = pred.explanation
+    assert ex is not None
+    out.print(Text(f"{ex.method} for {ex.target} (green for it, red against):", style="bold"))
+    out.print(explanation_text(text, pred, by_word))
+    rows = [[token, f"{score:+.4f}"] for token, score in top_tokens(pred)]
+    if rows:
+        out.print(table("", ["token", "score"], rows))
+    line = completeness_line(ex)
+    if line:
+        out.print(Text(line, style="dim"))
+    if ex.note:
+        out.print(Text(ex.note, style="yellow"))
 
 
 def _show_batch(res: P.BatchPredictResult) -> None:
@@ -120,11 +138,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return fail(args, "bad_input", "give a text to classify", 'e.g. "a fine film"')
 
     async def go(client: EngineClient) -> int:
-        res = await client.ask(P.RunPredict(run_id=args.run, texts=texts))
+        call = P.RunPredict(
+            run_id=args.run,
+            texts=texts,
+            explain=args.explain or "",
+            target=args.target or "",
+            steps=args.steps,
+        )
+        res = await client.ask(call)
         if args.json:
             emit_json(res)
         else:
-            _show(res, texts)
+            _show(res, texts, args.words)
         return 0
 
     return run(args, go)
@@ -136,6 +161,17 @@ def add_parser(sub: Any) -> None:
     )
     pr.add_argument("--run", required=True, help="the run's id (workbench runs list)")
     pr.add_argument("texts", nargs="*", metavar="TEXT", help="one or more texts to classify")
+    pr.add_argument(
+        "--explain",
+        choices=["ig", "ixg", "occlusion", "attention"],
+        help="explain each prediction: integrated gradients, input x gradient, occlusion, "
+        "attention",
+    )
+    pr.add_argument("--target", help="the class to explain (default: the predicted one)")
+    pr.add_argument(
+        "--steps", type=int, default=0, help="integrated gradients' steps (default 300)"
+    )
+    pr.add_argument("--words", action="store_true", help="colour whole words (subwords summed)")
     pr.add_argument("--file", help="every text of a file (CSV, TSV, JSONL, Parquet) instead")
     pr.add_argument("--dataset", help="every text of a dataset's split instead (see --split)")
     pr.add_argument("--split", default="test", help="the dataset's split (default: test)")
