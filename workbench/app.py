@@ -42,6 +42,7 @@ SCREENS: list[tuple[str, str, str, str]] = [
     ("embeddings", "3", "Embeddings", "screens.embeddings:EmbeddingsScreen"),
     ("builder", "4", "Model", "screens.builder:BuilderScreen"),
     ("training", "5", "Training", "screens.training:TrainingScreen"),
+    ("predict", "6", "Predict", "screens.predict:PredictScreen"),
 ]
 _loaded: dict[str, type[WorkbenchScreen]] = {}
 _SCREENS_DIR = Path(__file__).resolve().parents[1] / "screens"

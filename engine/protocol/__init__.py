@@ -117,6 +117,8 @@ from engine.protocol.training import (
     ArchitectureInfo,
     BatchPredictResult,
     Completeness,
+    Disagreement,
+    DisagreeResult,
     EvalReport,
     ExampleRow,
     Explanation,
@@ -126,6 +128,7 @@ from engine.protocol.training import (
     Prediction,
     RunControl,
     RunDelete,
+    RunDisagree,
     RunEval,
     RunExamples,
     RunExamplesResult,
@@ -155,7 +158,7 @@ from engine.protocol.training import (
 )
 
 PROTOCOL_VERSION = 5  # 2: one package, tags <domain>.<name>, CatalogChanged; 3: training.predict;
-# 4: training.predict_batch; 5: explanations in training.predict
+# 4: training.predict_batch; 5: explanations in training.predict, training.disagree
 
 Call = (
     # system
@@ -209,6 +212,7 @@ Call = (
     | RunExamples
     | RunPredict
     | RunPredictBatch
+    | RunDisagree
     | VectorFromRun
     | RunSchema
     | RunPlan
@@ -252,6 +256,7 @@ Result = (
     | RunExamplesResult
     | RunPredictResult
     | BatchPredictResult
+    | DisagreeResult
     | RunSchemaResult
     | RunPlanResult
 )
@@ -329,6 +334,8 @@ __all__ = [
     "DatasetStats",
     "DeviceInfo",
     "DeviceUpdate",
+    "DisagreeResult",
+    "Disagreement",
     "DuplicateGroup",
     "Encode",
     "EncodeResult",
@@ -387,6 +394,7 @@ __all__ = [
     "RowsPage",
     "RunControl",
     "RunDelete",
+    "RunDisagree",
     "RunEval",
     "RunExamples",
     "RunExamplesResult",

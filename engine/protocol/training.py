@@ -237,6 +237,33 @@ class BatchPredictResult(Base, tag="training.batch_predicted"):
     mistakes: list[ExampleRow] = []  # the surest mistakes first, at most 100
 
 
+class Disagreement(Base):
+    """A text two runs label differently."""
+
+    index: int  # its row in the dataset
+    text: str  # cut to 400 characters
+    label: str | None  # its true label, when the dataset has one
+    a_label: str
+    a_probability: float
+    b_label: str
+    b_probability: float
+
+
+class DisagreeResult(Base, tag="training.disagreed"):
+    """Where two runs disagree over a split: the surest disagreements first (by the larger of
+    the two probabilities), at most 100."""
+
+    run_a: str
+    run_b: str
+    dataset: str
+    split: str
+    rows: int
+    agreed: int  # rows both label the same
+    a_accuracy: float | None = None  # on the labelled rows, when there are any
+    b_accuracy: float | None = None
+    disagreements: list[Disagreement] = []
+
+
 class RunSchemaResult(Base, tag="training.settings"):
     architectures: list[ArchitectureInfo]
     train: list[SettingSpec]
@@ -355,6 +382,16 @@ class RunPredictBatch(StartsJob[BatchPredictResult], tag="training.predict_batch
     text_column: str = "text"
     label_column: str | None = None
     format: str | None = None
+
+
+class RunDisagree(StartsJob[DisagreeResult], tag="training.disagree"):
+    """Both runs predict every text of a dataset's split (dataset "": run_a's own), as a job,
+    and the texts they label differently come back. The runs must have the same classes."""
+
+    run_a: str
+    run_b: str
+    dataset: str = ""
+    split: str = "test"
 
 
 class RunSchema(Returns[RunSchemaResult], tag="training.schema"):

@@ -154,3 +154,52 @@ def score(
         "unknown_labels": unknown,
         "mistakes": mistakes,
     }
+
+
+def disagreements(
+    call: P.RunDisagree,
+    dataset: str,
+    rows: list[int],
+    texts: list[str],
+    labels: list[str | None],
+    a: np.ndarray,
+    b: np.ndarray,
+    names: list[str],
+    max_chars: int = 400,
+) -> P.DisagreeResult:
+    """Where runs A and B (their probabilities a and b over the same texts) pick different
+    classes, the surest first; each run's accuracy on the labelled texts."""
+    pa, pb = a.argmax(axis=1), b.argmax(axis=1)
+    index = {n: i for i, n in enumerate(names)}
+    known = [i for i, label in enumerate(labels) if label is not None and label in index]
+    truth = np.array([index[str(labels[i])] for i in known], dtype=np.int64)
+
+    def accuracy(pred: np.ndarray) -> float | None:
+        return float((pred[known] == truth).mean()) if known else None
+
+    differ = sorted(
+        (int(i) for i in np.flatnonzero(pa != pb)),
+        key=lambda i: -max(float(a[i, pa[i]]), float(b[i, pb[i]])),
+    )
+    return P.DisagreeResult(
+        run_a=call.run_a,
+        run_b=call.run_b,
+        dataset=dataset,
+        split=call.split,
+        rows=len(texts),
+        agreed=int((pa == pb).sum()),
+        a_accuracy=accuracy(pa),
+        b_accuracy=accuracy(pb),
+        disagreements=[
+            P.Disagreement(
+                index=rows[i],
+                text=texts[i][:max_chars],
+                label=labels[i],
+                a_label=names[int(pa[i])],
+                a_probability=float(a[i, pa[i]]),
+                b_label=names[int(pb[i])],
+                b_probability=float(b[i, pb[i]]),
+            )
+            for i in differ[:MISTAKES]
+        ],
+    )

@@ -76,6 +76,12 @@ def predict_batch(training: TrainingService, call: P.RunPredictBatch) -> JobWork
     return lambda job: training.predictions.predict_batch(call, job)
 
 
+@calls.job(P.RunDisagree, kind="predict", title=lambda c: f"compare {c.run_a} with {c.run_b}")
+def disagree(training: TrainingService, call: P.RunDisagree) -> JobWork:
+    training.predictions.check_disagree(call)
+    return lambda job: training.predictions.disagree(call, job)
+
+
 @calls.on(P.RunExamples)
 def examples(training: TrainingService, call: P.RunExamples) -> P.RunExamplesResult:
     return training.examples(call)

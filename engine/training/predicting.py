@@ -179,3 +179,57 @@ class Predictions:
             labels=names,
             **scores,  # type: ignore[arg-type]
         )
+
+    # --------------------------------------------------------------- two runs
+
+    def _classifier(self, run_id: str) -> RunConfig:
+        cfg = self.config_of(run_id)
+        if models.get_spec(cfg.arch).task != "classify":
+            raise EngineError(f"run {run_id} is a language model: it predicts no labels")
+        return cfg
+
+    def check_disagree(self, call: P.RunDisagree) -> None:
+        """Refuse a comparison before it becomes a job: two different classifier runs with
+        checkpoints and the same classes, and a split with rows."""
+        if call.run_a == call.run_b:
+            raise EngineError("compare two different runs", hint="give another run as B")
+        cfg = self._classifier(call.run_a)
+        self._classifier(call.run_b)
+        a = self.trained_run(call.run_a, "latest")
+        b = self.trained_run(call.run_b, "latest")
+        if list(a.labels) != list(b.labels):
+            raise EngineError(
+                f"runs {call.run_a} and {call.run_b} have different classes, so their labels "
+                "cannot be compared",
+                hint=f"A: {', '.join(a.labels)[:200]}; B: {', '.join(b.labels)[:200]}",
+            )
+        dataset = call.dataset or cfg.dataset
+        if self.datasets.split_rows(dataset, call.split or None) == 0:
+            raise EngineError(f"dataset '{dataset}' has no rows in split '{call.split}'")
+
+    def disagree(self, call: P.RunDisagree, job: Job) -> P.DisagreeResult:
+        """Both runs over the split; the rows they label differently, surest first."""
+        dataset = call.dataset or self.config_of(call.run_a).dataset
+        split = call.split or None
+        texts = self.datasets.texts(dataset, split)
+        given = self.datasets.labels(dataset, split)
+        rows = self.datasets.split_indices(dataset, split)
+        proba = []
+        for n, run_id in enumerate((call.run_a, call.run_b)):
+            cfg = self.config_of(run_id)
+            kept = self._predictor(run_id, self.book.info(run_id).state in LIVE)
+
+            def step(done: float, total: float, message: str = "", n: int = n) -> None:
+                job.progress(n * total + done, 2 * total, message)
+
+            proba.append(
+                batch.predict_in_chunks(
+                    lambda part, kept=kept, cfg=cfg: models.class_probabilities(
+                        kept, part, cfg.max_length, check=job.check_cancelled
+                    ),
+                    texts,
+                    step,
+                )
+            )
+        names = list(kept.run.labels)
+        return batch.disagreements(call, dataset, rows, texts, given, proba[0], proba[1], names)

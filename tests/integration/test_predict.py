@@ -241,3 +241,37 @@ def test_batch_bad_input_gets_a_clear_error(engine: RunningEngine, tmp_path: Pat
         assert says in json.loads(got.stdout)["error"]["message"], (args, got.stdout)
     assert there.read_text() == "x"  # nothing overwritten
     assert not any(p.name.endswith(".part") for p in tmp_path.iterdir())
+
+
+def test_two_runs_disagree_where_their_predictions_differ(
+    engine: RunningEngine, tmp_path: Path
+) -> None:
+    run_a = _trained(engine, tmp_path)
+    config = three_config(tmp_path, epochs=1, name="other")
+    config.write_text(config.read_text().replace("seed = ", "seed = 1"))
+    assert wb(engine, "train", str(config), "--follow").returncode == 0
+    run_b = wb_json(engine, "runs", "list")[-1]["run_id"]
+    res = wb_json(engine, "predict", "--run", run_a, "--against", run_b, "--split", "test")
+    assert res["run_a"] == run_a and res["run_b"] == run_b and res["dataset"] == "three"
+    assert res["rows"] - res["agreed"] == len(res["disagreements"])
+    texts = [d["text"] for d in res["disagreements"]] or ["fine"]
+    a = wb_json(engine, "predict", "--run", run_a, *texts)["predictions"]
+    b = wb_json(engine, "predict", "--run", run_b, *texts)["predictions"]
+    for d, pa, pb in zip(res["disagreements"], a, b, strict=False):
+        assert (d["a_label"], d["b_label"]) == (pa["label"], pb["label"])
+        assert d["a_probability"] == pytest.approx(max(pa["probabilities"]), abs=1e-6)
+    tests = wb_json(
+        engine,
+        "predict",
+        "--run",
+        run_a,
+        "--dataset",
+        "three",
+        "--split",
+        "test",
+        "--out",
+        str(tmp_path / "a.csv"),
+    )
+    assert res["a_accuracy"] == pytest.approx(tests["metrics"]["accuracy"])
+    same = wb(engine, "predict", "--run", run_a, "--against", run_a, "--json")
+    assert "compare two different runs" in json.loads(same.stdout)["error"]["message"]

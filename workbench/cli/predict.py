@@ -130,7 +130,48 @@ def _batch(args: argparse.Namespace) -> int:
     return run(args, go)
 
 
+def _show_disagreements(res: P.DisagreeResult) -> None:
+    out.print(
+        f"runs {res.run_a} (A) and {res.run_b} (B) on {res.dataset}'s {res.split} split: "
+        f"agree on {res.agreed:,} of {res.rows:,} texts ({res.agreed / max(res.rows, 1):.1%})"
+    )
+    if res.a_accuracy is not None and res.b_accuracy is not None:
+        out.print(f"accuracy A {res.a_accuracy:.4f} · B {res.b_accuracy:.4f}")
+    rows = [
+        [
+            f"{d.index:,}",
+            d.label or "",
+            f"{d.a_label} {d.a_probability:.2f}",
+            f"{d.b_label} {d.b_probability:.2f}",
+            " ".join(d.text.split())[:70],
+        ]
+        for d in res.disagreements[:20]
+    ]
+    if rows:
+        out.print(table("the surest disagreements", ["row", "label", "A", "B", "text"], rows))
+
+
+def _disagree(args: argparse.Namespace) -> int:
+    if args.texts or args.file or args.out:
+        return fail(
+            args, "usage", "--against compares over a dataset split: no texts, --file or --out"
+        )
+    call = P.RunDisagree(
+        run_a=args.run, run_b=args.against, dataset=args.dataset or "", split=args.split
+    )
+
+    async def go(client: EngineClient) -> int:
+        title = f"compare {args.run} with {args.against}"
+        res = await run_job(client, call, show=not args.json, title=title)
+        emit_json(res) if args.json else _show_disagreements(res)
+        return 0
+
+    return run(args, go)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
+    if args.against:
+        return _disagree(args)
     if args.file or args.dataset:
         return _batch(args)
     texts: list[str] = list(args.texts)
@@ -172,6 +213,11 @@ def add_parser(sub: Any) -> None:
         "--steps", type=int, default=0, help="integrated gradients' steps (default 300)"
     )
     pr.add_argument("--words", action="store_true", help="colour whole words (subwords summed)")
+    pr.add_argument(
+        "--against",
+        metavar="RUN_B",
+        help="where another run labels a split differently (--dataset, default: the run's own)",
+    )
     pr.add_argument("--file", help="every text of a file (CSV, TSV, JSONL, Parquet) instead")
     pr.add_argument("--dataset", help="every text of a dataset's split instead (see --split)")
     pr.add_argument("--split", default="test", help="the dataset's split (default: test)")

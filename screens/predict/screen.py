@@ -1,0 +1,522 @@
+"""The prediction console: what a trained classifier says about a text, and why.
+
+It opens in command mode on the list of runs that can predict: enter makes the highlighted run
+model A, `b` makes it model B (the two are then shown side by side, with whether they agree).
+`/` types the text; while typing, each pause predicts (debounced, without an explanation: those
+cost hundreds of forward passes), and enter predicts with the explanation chosen by `x` and
+keeps the text in the history. esc leaves the box. The history tab re-runs a text with enter;
+the batch tab predicts a split of model A's dataset into a file as a job, and shows its scores
+and its surest mistakes (enter on one predicts it). The runs, the options and the history come
+back after a restart (view state "predict.*").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.timer import Timer
+from textual.widgets import DataTable, Input, OptionList, Static, TabbedContent, TabPane
+from textual.widgets.option_list import Option
+
+from engine import protocol as P
+from screens.predict.model import (
+    METHOD_NAMES,
+    SAMPLE,
+    ConsoleOptions,
+    History,
+    batch_summary,
+    comparison_line,
+    disagreement_summary,
+    predictable,
+    prediction_view,
+    run_label,
+)
+from workbench.engine.client import EngineError
+from workbench.widgets.base import TabbedScreen
+
+DEBOUNCE = 0.3  # seconds of no typing before a live prediction
+STEPS = (0, 50, 1000)  # integrated gradients' steps `n` cycles through (0: the default, 300)
+
+
+def free_name(folder: Path, stem: str) -> Path:
+    """folder/stem.csv, or stem-2.csv, stem-3.csv ... when it is taken."""
+    path, n = folder / f"{stem}.csv", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}-{n}.csv"
+    return path
+
+
+class PredictScreen(TabbedScreen):
+    CSS_PATH = "predict.tcss"
+    BINDINGS: ClassVar = [
+        Binding("slash", "edit", "Type text", id="predict.edit"),
+        Binding("b", "compare", "Model B", id="predict.compare"),
+        Binding("x", "cycle_method", "Explain", id="predict.explain"),
+        Binding("w", "toggle_words", "Words", id="predict.words"),
+        Binding("n", "cycle_steps", "IG steps", show=False, id="predict.steps"),
+        Binding("L", "toggle_live", "Live", id="predict.live"),
+        Binding("r", "rerun", "Predict", id="predict.rerun"),
+        Binding("c", "show_tab('result')", "Result", show=False, id="predict.tab.result"),
+        Binding("y", "show_tab('history')", "History", show=False, id="predict.tab.history"),
+        Binding("a", "show_tab('batch')", "Batch", show=False, id="predict.tab.batch"),
+        Binding("s", "cycle_split", "Split", id="predict.split"),
+        Binding("p", "batch", "Predict split", id="predict.batch"),
+        Binding("d", "disagree", "A vs B", id="predict.disagree"),
+    ]
+    TABS, FIRST_TAB = "pr-tabs", "result"
+    TAB_ACTIONS: ClassVar = {
+        "cycle_split": {"batch"},
+        "batch": {"batch"},
+        "disagree": {"batch"},
+        "toggle_words": {"result"},
+    }
+    TAB_FOCUS: ClassVar = {
+        "result": "#pr-runs",
+        "history": "#pr-history",
+        "batch": "#pr-mistakes",
+    }
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[P.RunInfo] = []
+        self.model_a = ""
+        self.model_b = ""
+        self.options = ConsoleOptions()
+        self.history = History()
+        self.answers: dict[str, P.RunPredictResult | str] = {}  # run -> its answer or error
+        self.shown_text = ""  # the text the answers are of
+        self.batch: P.BatchPredictResult | None = None
+        self.disagreement: P.DisagreeResult | None = None
+        self.listed: list[str] = []  # the texts of the table's rows (enter predicts one)
+        self.shows_disagreement = False  # the table lists A and B's disagreements
+        self.job_id: str | None = None
+        self._ended: P.JobEnded | None = None
+        self._debounce: Timer | None = None
+        self.predictions = 0  # answers drawn (tests and benchmarks read it)
+        self.last_render = 0.0
+
+    def compose_body(self) -> ComposeResult:
+        state = self.shell.view_state
+        self.options = ConsoleOptions.from_state(state.get("predict.options", {}))
+        self.model_a = str(state.get("predict.model_a", "") or "")
+        self.model_b = str(state.get("predict.model_b", "") or "")
+        saved = state.get("predict.history", [])
+        self.history.texts = [t for t in saved if isinstance(t, str)][:50]
+        with Horizontal(id="pr-body"):
+            runs = OptionList(id="pr-runs")
+            runs.border_title = "runs"
+            yield runs
+            with Vertical(id="pr-main"):
+                text = Input(
+                    self.history.texts[0] if self.history.texts else SAMPLE,
+                    placeholder="a text to classify",
+                    id="pr-text",
+                    compact=True,
+                )
+                text.border_title = "text"
+                yield text
+                yield Static("", id="pr-opts")
+                with TabbedContent(id="pr-tabs", initial="result"):
+                    with TabPane("Result", id="result"), VerticalScroll(id="pr-scroll"):
+                        yield Static("", id="pr-compare")
+                        with Horizontal(id="pr-answers"):
+                            yield Static("", id="pr-a")
+                            yield Static("", id="pr-b")
+                    with TabPane("History", id="history"):
+                        yield OptionList(id="pr-history")
+                    with TabPane("Batch", id="batch"):
+                        yield Static("", id="pr-batch-head")
+                        yield DataTable(id="pr-mistakes", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.shell.subscribe_ready(self, lambda _: self.load_runs())
+        self.shell.subscribe(self, P.RunUpdate, self._run_update)
+        self.shell.subscribe(self, P.JobEnded, self._job_ended)
+        self.set_interval(0.5, self._show_progress)
+        self._show_history()
+        self._show_opts()
+        self._show_batch_head()
+        if self.shell.connected:
+            self.load_runs()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.command_mode():
+            return False  # letters are text while typing (esc leaves the box)
+        if action in ("compare", "rerun", "batch") and not self.runs:
+            return None  # shown dimmed: there is no run yet
+        if action == "disagree" and not self.model_b:
+            return None  # dimmed until there is a model B
+        return super().check_action(action, parameters)
+
+    def on_descendant_focus(self) -> None:
+        self.refresh_bindings()
+
+    @property
+    def text(self) -> str:
+        return self.query_one("#pr-text", Input).value
+
+    # ------------------------------------------------------------- runs
+
+    def _run_update(self, event: P.RunUpdate) -> None:
+        known = {r.run_id for r in self.runs}
+        if event.run.run_id not in known or event.run.state not in ("running", "paused"):
+            self.load_runs()
+
+    @work(exclusive=True, group="pr-runs", exit_on_error=False)
+    async def load_runs(self) -> None:
+        try:
+            res = await self.shell.ask(P.RunList())
+        except EngineError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.runs = predictable(res.runs)
+        ids = [r.run_id for r in self.runs]
+        if self.model_a not in ids:
+            self.model_a = ids[0] if ids else ""
+        if self.model_b not in ids or self.model_b == self.model_a:
+            self.model_b = ""
+        self._show_runs()
+        self._show_opts()
+        self.refresh_bindings()
+        if not self.runs:
+            self.query_one("#pr-a", Static).update(
+                Text(
+                    "No trained classifier yet. Train one on screen 5 (or `workbench train "
+                    "examples/...toml`); its runs appear here once they have a checkpoint.",
+                    style="dim",
+                )
+            )
+            return
+        if not self.answers:
+            self.predict(explain=False)
+
+    def _show_runs(self) -> None:
+        runs = self.query_one("#pr-runs", OptionList)
+        highlighted = runs.highlighted
+        runs.clear_options()
+        for r in self.runs:
+            label = run_label(r)
+            mark = "A " if r.run_id == self.model_a else "B " if r.run_id == self.model_b else "  "
+            runs.add_option(Option(Text(mark, style="bold") + label, id=r.run_id))
+        if self.runs:
+            runs.highlighted = min(highlighted or 0, len(self.runs) - 1)
+
+    def _highlighted_run(self) -> str:
+        runs = self.query_one("#pr-runs", OptionList)
+        if runs.highlighted is None or not self.runs:
+            return ""
+        return self.runs[runs.highlighted].run_id
+
+    @on(OptionList.OptionSelected, "#pr-runs")
+    def _run_chosen(self, event: OptionList.OptionSelected) -> None:
+        self.model_a = event.option.id or ""
+        if self.model_b == self.model_a:
+            self.model_b = ""
+        self._models_changed()
+
+    def action_compare(self) -> None:
+        run = self._highlighted_run()
+        if not run:
+            return
+        if run == self.model_a:
+            self.notify("that run is model A: highlight another one for B", timeout=3)
+            return
+        self.model_b = "" if run == self.model_b else run
+        self._models_changed()
+
+    def _models_changed(self) -> None:
+        self.shell.view_state.set("predict.model_a", self.model_a)
+        self.shell.view_state.set("predict.model_b", self.model_b)
+        self.answers.clear()
+        self._show_runs()
+        self._show_opts()
+        self.predict(explain=bool(self.options.method))
+
+    # ------------------------------------------------------------- predicting
+
+    @on(Input.Changed, "#pr-text")
+    def _text_changed(self) -> None:
+        if not self.options.live or not self.runs:
+            return
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(DEBOUNCE, lambda: self.predict(explain=False))
+
+    @on(Input.Submitted, "#pr-text")
+    def _text_submitted(self) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._remember(self.text)
+        self.predict(explain=True)
+
+    def _remember(self, text: str) -> None:
+        if self.history.add(text):
+            self.shell.view_state.set("predict.history", self.history.texts[:50])
+            self._show_history()
+
+    def action_rerun(self) -> None:
+        self.predict(explain=True)
+
+    @work(exclusive=True, group="pr-predict", exit_on_error=False)
+    async def predict(self, explain: bool = True) -> None:
+        text = self.text
+        models = [m for m in (self.model_a, self.model_b) if m]
+        if not models:
+            return
+        if not text.strip():
+            self.query_one("#pr-a", Static).update(Text("type a text to classify", style="dim"))
+            self.query_one("#pr-b", Static).update("")
+            self.query_one("#pr-compare", Static).update("")
+            return
+        method = self.options.method if explain else ""
+        if method:
+            self.query_one("#pr-compare", Static).update(
+                Text(f"explaining with {METHOD_NAMES[method]}…", style="dim")
+            )
+        calls = [
+            P.RunPredict(run_id=m, texts=[text], explain=method, steps=self.options.steps)
+            for m in models
+        ]
+        answers = await asyncio.gather(
+            *(self.shell.ask(c, timeout=300) for c in calls), return_exceptions=True
+        )
+        self.answers = {
+            m: a if isinstance(a, P.RunPredictResult) else str(a)
+            for m, a in zip(models, answers, strict=True)
+        }
+        self.shown_text = text
+        self._show_answers()
+
+    def _show_answers(self) -> None:
+        boxes = [self.query_one("#pr-a", Static), self.query_one("#pr-b", Static)]
+        models = [self.model_a, self.model_b]
+        results: list[P.RunPredictResult] = []
+        # side by side, each column has half the room: bars of what is left after the name
+        # and the percentage
+        room = self.query_one("#pr-answers").size.width // (2 if self.model_b else 1)
+        bar = max(4, min(16, room - 26))
+        for box, model, letter in zip(boxes, models, "AB", strict=True):
+            answer = self.answers.get(model)
+            box.display = bool(model)
+            if isinstance(answer, P.RunPredictResult):
+                name = f"{letter} {self._run_name(model).split(' (')[0]}"
+                box.update(
+                    prediction_view(self.shown_text, answer, self.options.by_word, name, bar)
+                )
+                results.append(answer)
+            elif answer:
+                box.update(Text(answer, style="red"))
+            else:
+                box.update("")
+        compare = self.query_one("#pr-compare", Static)
+        compare.display = bool(self.model_b)
+        if len(results) == 2:
+            compare.update(comparison_line(*results))
+        else:
+            compare.update("")
+        self.predictions += 1
+        self.last_render = time.perf_counter()
+
+    # ------------------------------------------------------------- options
+
+    def _show_opts(self) -> None:
+        line = Text("A ", style="bold")
+        line.append(self._run_name(self.model_a) or "—")
+        if self.model_b:
+            line.append("  B ", style="bold")
+            line.append(self._run_name(self.model_b))
+        line.append("  ")
+        line.append_text(self.options.describe())
+        if self.options.method == "ig":
+            line.append(f" · {self.options.steps or 300} steps", style="dim")
+        self.query_one("#pr-opts", Static).update(line)
+
+    def _run_name(self, run_id: str) -> str:
+        found = next((r for r in self.runs if r.run_id == run_id), None)
+        return f"{found.name} ({found.arch})" if found else run_id
+
+    def _options_changed(self, predict: bool = True) -> None:
+        self.shell.view_state.set("predict.options", self.options.to_state())
+        self._show_opts()
+        if predict:
+            self.predict(explain=True)
+
+    def action_cycle_method(self) -> None:
+        self.options.cycle_method()
+        self._options_changed()
+
+    def action_toggle_words(self) -> None:
+        self.options.by_word = not self.options.by_word
+        self._options_changed(predict=False)
+        self._show_answers()
+
+    def action_cycle_steps(self) -> None:
+        self.options.steps = STEPS[(STEPS.index(self.options.steps) + 1) % len(STEPS)]
+        self._options_changed(predict=self.options.method == "ig")
+
+    def action_toggle_live(self) -> None:
+        self.options.live = not self.options.live
+        self._options_changed(predict=False)
+
+    def action_edit(self) -> None:
+        self.query_one("#pr-text", Input).focus()
+
+    # ------------------------------------------------------------- history
+
+    def _show_history(self) -> None:
+        box = self.query_one("#pr-history", OptionList)
+        box.clear_options()
+        for text in self.history.texts:
+            box.add_option(Option(Text(" ".join(text.split())[:200])))
+        if not self.history.texts:
+            box.add_option(Option(Text("texts you predict with enter show here", style="dim")))
+        box.highlighted = 0
+
+    @on(OptionList.OptionSelected, "#pr-history")
+    def _history_chosen(self, event: OptionList.OptionSelected) -> None:
+        if event.option_index < len(self.history.texts):
+            self._predict_text(self.history.texts[event.option_index])
+
+    def _predict_text(self, text: str) -> None:
+        self.query_one("#pr-text", Input).value = text
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._remember(text)
+        self.show_tab("result")
+        self.predict(explain=True)
+
+    # ------------------------------------------------------------- batch
+
+    def _show_batch_head(self) -> None:
+        run = next((r for r in self.runs if r.run_id == self.model_a), None)
+        head = self.query_one("#pr-batch-head", Static)
+        where = f"{run.dataset}'s {self.options.split} split" if run else "a split"
+        line = Text(f"p predicts {where} with model A into a file, d compares A with B there")
+        line.append("; s changes the split\n")
+        if self.job_id:
+            job = self.shell.link_state.jobs.get(self.job_id)
+            done = f" {job.done:,.0f} of {job.total:,.0f}" if job and job.total else ""
+            line.append(f"predicting…{done}", style="yellow")
+        elif self.disagreement is not None and self.shows_disagreement:
+            line.append_text(disagreement_summary(self.disagreement))
+        elif self.batch is not None:
+            line.append_text(batch_summary(self.batch))
+        head.update(line)
+
+    def action_cycle_split(self) -> None:
+        self.options.cycle_split()
+        self._show_batch_head()
+
+    def action_batch(self) -> None:
+        from workbench.widgets.path_dialog import PathDialog
+
+        run = next((r for r in self.runs if r.run_id == self.model_a), None)
+        if run is None:
+            return
+        if self.job_id:
+            self.notify("a batch prediction is running already", timeout=3)
+            return
+        default = str(free_name(Path.cwd(), f"predictions-{run.run_id}-{self.options.split}"))
+
+        def check(path: str) -> str | None:
+            target = Path(path).expanduser()
+            if target.suffix.lower() not in (".csv", ".jsonl"):
+                return "the file must end in .csv or .jsonl"
+            if target.exists():
+                return f"{target} exists: choose a new file (nothing is overwritten)"
+            return None
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self.start_batch(run, str(Path(path).expanduser().absolute()))
+
+        self.app.push_screen(PathDialog("Predict into the file", default, check), chosen)
+
+    def action_disagree(self) -> None:
+        run = next((r for r in self.runs if r.run_id == self.model_a), None)
+        if run is None or not self.model_b:
+            return
+        if self.job_id:
+            self.notify("a batch job is running already", timeout=3)
+            return
+        call = P.RunDisagree(
+            run_a=run.run_id, run_b=self.model_b, dataset=run.dataset, split=self.options.split
+        )
+        self.start_job(call)
+
+    def start_batch(self, run: P.RunInfo, out: str) -> None:
+        call = P.RunPredictBatch(
+            run_id=run.run_id, out=out, dataset=run.dataset, split=self.options.split
+        )
+        self.start_job(call)
+
+    @work(exclusive=True, group="pr-batch", exit_on_error=False)
+    async def start_job(self, call: P.RunPredictBatch | P.RunDisagree) -> None:
+        try:
+            started = await self.shell.ask(call)
+        except EngineError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
+        self.job_id = started.job_id
+        self._show_batch_head()
+        ended, self._ended = self._ended, None
+        if ended is not None and ended.job.job_id == started.job_id:
+            self._job_ended(ended)
+
+    def _job_ended(self, event: P.JobEnded) -> None:
+        if self.job_id is None:
+            self._ended = event  # it may end before the call that started it answers
+            return
+        if event.job.job_id != self.job_id:
+            return
+        self.job_id = None
+        if event.error is not None:
+            self.notify(event.error.message, severity="error", timeout=8)
+        elif isinstance(event.result, P.BatchPredictResult):
+            self.batch, self.shows_disagreement = event.result, False
+            self._show_mistakes()
+        elif isinstance(event.result, P.DisagreeResult):
+            self.disagreement, self.shows_disagreement = event.result, True
+            self._show_mistakes()
+        self._show_batch_head()
+
+    def _show_progress(self) -> None:
+        if self.job_id and self.active_tab == "batch":
+            self._show_batch_head()
+
+    def _show_mistakes(self) -> None:
+        """The batch's surest mistakes, or the texts A and B label differently."""
+        table = self.query_one("#pr-mistakes", DataTable)
+        table.clear(columns=True)
+        self.listed = []
+        if self.shows_disagreement and self.disagreement is not None:
+            table.add_columns("row", "label", "A", "B", "text")
+            for d in self.disagreement.disagreements:
+                table.add_row(
+                    f"{d.index:,}",
+                    d.label or "",
+                    f"{d.a_label} {d.a_probability:.2f}",
+                    f"{d.b_label} {d.b_probability:.2f}",
+                    " ".join(d.text.split())[:120],
+                )
+                self.listed.append(d.text)
+            return
+        table.add_columns("row", "label", "predicted", "p", "text")
+        for m in self.batch.mistakes if self.batch else []:
+            text = " ".join(m.text.split())
+            table.add_row(f"{m.index:,}", m.label, m.predicted, f"{m.probability:.3f}", text[:120])
+            self.listed.append(m.text)
+
+    @on(DataTable.RowSelected, "#pr-mistakes")
+    def _mistake_chosen(self, event: DataTable.RowSelected) -> None:
+        if event.cursor_row < len(self.listed):
+            self._predict_text(self.listed[event.cursor_row])
