@@ -21,6 +21,7 @@ from rich.table import Table
 
 from bench.common import load_note, running_engine, temp_home
 from bench.embed_bench import neighbour_latency, tsne_time
+from bench.predict_bench import predict_bench
 from bench.protocol_bench import event_throughput, round_trip
 from bench.rows_bench import page_fetch
 from bench.screens_bench import screens
@@ -36,8 +37,8 @@ def main() -> None:
     parser.add_argument(
         "--only",
         nargs="*",
-        help="protocol, ui, rows, startup, tokenize, embed, screens; train (not in the default set: "
-        "it takes minutes)",
+        help="protocol, ui, rows, startup, tokenize, embed, screens; train and predict (not in "
+        "the default set: they take minutes)",
     )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -45,7 +46,7 @@ def main() -> None:
     want = set(args.only or ["protocol", "ui", "rows", "startup", "tokenize", "embed", "screens"])
     rows: list[dict[str, str]] = []
     before = load_note()
-    engine_benches = {"protocol", "ui", "rows", "tokenize", "embed", "screens"}
+    engine_benches = {"protocol", "ui", "rows", "tokenize", "embed", "screens", "predict"}
     with temp_home() as home, running_engine(home) if want & engine_benches else nullcontext():
         if "protocol" in want:
             rows += asyncio.run(round_trip(home, rounds=rounds))
@@ -63,6 +64,8 @@ def main() -> None:
         if "embed" in want:
             rows += asyncio.run(neighbour_latency(home, rounds=rounds))
             rows += asyncio.run(tsne_time(home, rounds=min(rounds, 3)))
+        if "predict" in want:
+            rows += predict_bench(home, quick=args.quick)
     if "startup" in want:
         rows += startup(rounds=rounds)
     if "train" in want:  # its own home, no engine: it drives the trainers in this process

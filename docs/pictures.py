@@ -31,6 +31,7 @@ PICTURES = {  # the picture's name: the scenario it shows
     "embeddings": "embeddings-neighbours",
     "builder": "builder",
     "training": "training-plots",
+    "predict": "predict-explained",
 }
 
 

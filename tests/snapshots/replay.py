@@ -192,6 +192,9 @@ SCENARIOS: dict[str, list[str]] = {
     "training-plots": ["5"],
     "training-confusion": ["5", "m"],
     "training-runs": ["5", "w"],
+    "predict": ["6"],
+    "predict-explained": ["6", "x"],
+    "predict-history": ["6", "y"],
     "help": ["5", "question_mark"],
     "jobs": ["J"],
 }
