@@ -69,6 +69,17 @@ from engine.protocol.embeddings import (
     VectorSources,
     VectorSourcesResult,
 )
+from engine.protocol.generation import (
+    SMOLLM2,
+    Generate,
+    GeneratedToken,
+    GeneratedTokens,
+    GenerateResult,
+    ScoredToken,
+    ScoreResult,
+    ScoreText,
+    StopReason,
+)
 from engine.protocol.system import (
     Cancel,
     CatalogChanged,
@@ -151,8 +162,9 @@ from engine.protocol.training import (
     VectorFromRun,
 )
 
-PROTOCOL_VERSION = 4  # 2: one package, tags <domain>.<name>, CatalogChanged; 3: training.predict;
+PROTOCOL_VERSION = 6  # 2: one package, tags <domain>.<name>, CatalogChanged; 3: training.predict;
 # 4: training.predict_batch
+# 6: lm.generate / lm.score
 
 Call = (
     # system
@@ -209,6 +221,9 @@ Call = (
     | VectorFromRun
     | RunSchema
     | RunPlan
+    # lm
+    | Generate
+    | ScoreText
 )
 
 Result = (
@@ -251,6 +266,9 @@ Result = (
     | BatchPredictResult
     | RunSchemaResult
     | RunPlanResult
+    # lm
+    | GenerateResult
+    | ScoreResult
 )
 
 
@@ -274,6 +292,8 @@ Event = (
     | RunMetrics
     | RunUpdate
     | RunEval
+    # lm
+    | GeneratedTokens
 )
 
 # The frames carry the unions above, so they come last.
@@ -298,6 +318,7 @@ from engine.protocol.wire import (  # noqa: E402
 __all__ = [
     "MAX_FRAME",
     "PROTOCOL_VERSION",
+    "SMOLLM2",
     "ArchitectureInfo",
     "Base",
     "BatchPredictResult",
@@ -339,6 +360,10 @@ __all__ = [
     "FieldProblem",
     "Frame",
     "FrameDecoder",
+    "Generate",
+    "GenerateResult",
+    "GeneratedToken",
+    "GeneratedTokens",
     "Goodbye",
     "Hello",
     "HistogramInfo",
@@ -405,6 +430,9 @@ __all__ = [
     "RunStart",
     "RunState",
     "RunUpdate",
+    "ScoreResult",
+    "ScoreText",
+    "ScoredToken",
     "SentenceSimilarity",
     "SentenceSimilarityResult",
     "SettingSpec",
@@ -414,6 +442,7 @@ __all__ = [
     "StatsResult",
     "Status",
     "StatusResult",
+    "StopReason",
     "StreamEvents",
     "TermValue",
     "TokenCount",
