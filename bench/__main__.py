@@ -2,6 +2,7 @@
 
     make bench            (or: python -m bench [--quick])
     python -m bench --only train [--quick]   (training figures: about 8 minutes, 3 with --quick)
+    python -m bench --only generate [--quick]   (generation: about 2 minutes)
 Results also go to bench/results/latest.json.
 """
 
@@ -21,6 +22,7 @@ from rich.table import Table
 
 from bench.common import load_note, running_engine, temp_home
 from bench.embed_bench import neighbour_latency, tsne_time
+from bench.generate_bench import generate_bench
 from bench.protocol_bench import event_throughput, round_trip
 from bench.rows_bench import page_fetch
 from bench.screens_bench import screens
@@ -36,16 +38,18 @@ def main() -> None:
     parser.add_argument(
         "--only",
         nargs="*",
-        help="protocol, ui, rows, startup, tokenize, embed, screens; train (not in the default set: "
-        "it takes minutes)",
+        help="protocol, ui, rows, startup, tokenize, embed, screens; train and generate (not in "
+        "the default set: they take minutes)",
     )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rounds = 2 if args.quick else 5
     want = set(args.only or ["protocol", "ui", "rows", "startup", "tokenize", "embed", "screens"])
     rows: list[dict[str, str]] = []
+    if "generate" in want:  # read when torch loads, here and in the engine started below
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     before = load_note()
-    engine_benches = {"protocol", "ui", "rows", "tokenize", "embed", "screens"}
+    engine_benches = {"protocol", "ui", "rows", "tokenize", "embed", "screens", "generate"}
     with temp_home() as home, running_engine(home) if want & engine_benches else nullcontext():
         if "protocol" in want:
             rows += asyncio.run(round_trip(home, rounds=rounds))
@@ -63,6 +67,8 @@ def main() -> None:
         if "embed" in want:
             rows += asyncio.run(neighbour_latency(home, rounds=rounds))
             rows += asyncio.run(tsne_time(home, rounds=min(rounds, 3)))
+        if "generate" in want:
+            rows += asyncio.run(generate_bench(home, rounds=min(rounds, 3), quick=args.quick))
     if "startup" in want:
         rows += startup(rounds=rounds)
     if "train" in want:  # its own home, no engine: it drives the trainers in this process

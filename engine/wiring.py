@@ -69,7 +69,7 @@ def build_services(
     training = TrainingService(
         home, store, submit, publish, checks, tokenizers, embeddings.add_table, cancel
     )
-    lm = LanguageModels(training.book, training.trained_run, publish)
+    lm = LanguageModels(training.book, training.runs_dir, training.trained_run, publish)
     bus.listen(P.CatalogChanged, _forget_deleted_runs(lm))
     return Services(datasets, tokenizers, embeddings, training, lm)
 

@@ -12,6 +12,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -28,6 +29,7 @@ from engine.models.causal import (
     workbench_lm,
 )
 from engine.models.sampling import Sampling, check_top_p, distribution, pick, top_candidates
+from engine.training.checkpoint import best_or_last, resolve_checkpoint
 from engine.training.config import RunConfig
 from engine.training.runs import RunBook
 
@@ -47,10 +49,12 @@ class LanguageModels:
     def __init__(
         self,
         book: RunBook,
+        runs_dir: Path,
         trained_run: Callable[[str, str], models.TrainedRun],
         publish: Callable[[P.Event], None],
     ) -> None:
         self.book = book
+        self.runs_dir = runs_dir
         self.trained_run = trained_run
         self.publish = publish
         self._loaded: dict[str, CausalLM] = {}
@@ -78,7 +82,7 @@ class LanguageModels:
             smollm2_folder()
             return SMOLLM2_CONTEXT
         cfg = self._lm_run(name, "generates")
-        self.trained_run(name, "latest")  # has a checkpoint (else: not_found, how to get one)
+        self._checkpoint(name)  # it has one (else: not_found, and how runs save one)
         config = models.config_from_dict(cfg.arch, cfg.model)
         return int(getattr(config, "max_len", 0) or 0)
 
@@ -88,14 +92,24 @@ class LanguageModels:
         if name == P.SMOLLM2:
             return load_smollm2()
         self._lm_run(name, verb)
-        live = self.book.info(name).state in LIVE
-        run = self.trained_run(name, "latest" if live else "best")
         with self._lock:
             kept = self._loaded.get(name)
-            if kept is None or kept.checkpoint != run.checkpoint:
+            if kept is None or kept.checkpoint != self._checkpoint(name):
+                live = self.book.info(name).state in LIVE
+                run = self.trained_run(name, "latest" if live else "best")
                 trained = models.load_trained(run)
                 kept = self._loaded[name] = workbench_lm(trained, run.description)
         return kept
+
+    def _checkpoint(self, run_id: str) -> Path:
+        """The checkpoint the run is read at (as trained_run picks it, without reading its
+        tokenizer); trained_run's error when it has none yet."""
+        folder = self.runs_dir / run_id / "checkpoints"
+        live = self.book.info(run_id).state in LIVE
+        try:
+            return resolve_checkpoint(folder, "last") if live else best_or_last(folder)
+        except EngineError:
+            return self.trained_run(run_id, "latest").checkpoint  # raises: no checkpoint yet
 
     # ------------------------------------------------------------------ generating
 
@@ -131,6 +145,10 @@ class LanguageModels:
         check_top_p(call.top_p)
         if not 0 <= call.seed < 2**63:
             raise EngineError(f"seed must be 0 to 2**63 - 1, got {call.seed}")
+        if not 0 <= call.min_new_tokens <= new:
+            raise EngineError(
+                f"min_new_tokens must be 0 to max_new_tokens ({new:,}), got {call.min_new_tokens}"
+            )
         if not 0 <= call.candidates <= MAX_CANDIDATES:
             raise EngineError(f"candidates must be 0 to {MAX_CANDIDATES}, got {call.candidates}")
         context = self.context_of(call.model)
@@ -162,6 +180,7 @@ class LanguageModels:
         sent = 0  # tokens published so far
         last = 0.0
         stop: P.StopReason = "length"
+        ends = torch.tensor(sorted(lm.end_ids), dtype=torch.long)
         job.progress(0, call.max_new_tokens, "generating")
         began = time.perf_counter()
         with torch.inference_mode():
@@ -171,6 +190,8 @@ class LanguageModels:
                 if job.cancel_requested:
                     stop = "cancelled"
                     break
+                if n < call.min_new_tokens and lm.end_ids:  # not the end yet
+                    logits = logits.index_fill(0, ends, float("-inf"))
                 probs = distribution(logits, sampling)
                 token = pick(probs, sampling, generator)
                 made.append(

@@ -166,6 +166,17 @@ class TransformerLanguageModel(EmbeddingsDoor):
         x = self.blocks(x, mask=causal, src_key_padding_mask=padding, is_causal=True)
         return self.head(self.norm(x))
 
+    def last_logits(self, ids: Tensor) -> Tensor:
+        """Next-token logits [B, V] of the last place of unpadded rows [B, T]: the blocks read
+        every place, the output layer only the last (what generating needs)."""
+        length = ids.shape[1]
+        x = self.dropout(self.embedding(ids) + self.positions.weight[:length])
+        causal = nn.Transformer.generate_square_subsequent_mask(
+            length, device=ids.device, dtype=torch.bool
+        )
+        x = self.blocks(x, mask=causal, is_causal=True)
+        return self.head(self.norm(x[:, -1]))
+
     def input_embeddings(self) -> nn.Embedding:
         """The token table."""
         return self.embedding
@@ -227,22 +238,20 @@ def generate(
     check_top_p(top_p)
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
-    context: int | None = getattr(model, "max_len", None)
-    ids = list(prompt_ids)
     new: list[int] = []
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            for _ in range(max_new_tokens):
-                window = ids[-context:] if context else ids
-                x = torch.tensor([window], dtype=torch.long, device=device)
-                logits = model(x, torch.ones_like(x))[0, -1].float()
-                token = _pick(logits, temperature, top_k, generator, top_p)
-                ids.append(token)
+            steps = Stepper(model, prompt_ids) if max_new_tokens else None
+            for n in range(max_new_tokens):
+                assert steps is not None
+                token = _pick(steps.logits, temperature, top_k, generator, top_p)
                 new.append(token)
                 if eos_id is not None and token == eos_id:
                     break
+                if n + 1 < max_new_tokens:
+                    steps.advance(token)
     finally:
         model.train(was_training)
     return new
@@ -284,6 +293,8 @@ class Stepper:
             return model.head(model.dropout(out))[0, -1].float()
         window = self.ids[-self.context :] if self.context else self.ids
         x = torch.tensor([window], dtype=torch.long, device=self.device)
+        if isinstance(model, TransformerLanguageModel):  # the head reads the last place only
+            return model.last_logits(x)[0].float()
         return model(x, torch.ones_like(x))[0, -1].float()
 
     def advance(self, token: int) -> Tensor:

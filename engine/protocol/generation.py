@@ -99,7 +99,8 @@ class Generate(StartsJob[GenerateResult], tag="lm.generate"):
     top_k most likely (0: no cut) and to the smallest set whose probability reaches top_p (1:
     no cut), with a generator seeded by seed: the same seed, model and prompt give the same
     tokens. The prompt must hold at least one token of text (an empty one is refused).
-    Generation stops at max_new_tokens or at the model's end of text."""
+    Generation stops at max_new_tokens or at the model's end of text (never before
+    min_new_tokens: until then end-of-text tokens get probability 0)."""
 
     model: str
     prompt: str
@@ -110,6 +111,7 @@ class Generate(StartsJob[GenerateResult], tag="lm.generate"):
     seed: int = 0
     greedy: bool = False
     candidates: int = 5  # top candidates reported per token (0 to 20)
+    min_new_tokens: int = 0  # no end of text before this many tokens (as in HF's generate)
 
 
 class ScoreText(Returns[ScoreResult], tag="lm.score"):

@@ -128,6 +128,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         greedy=args.greedy,
         candidates=args.candidates,
+        min_new_tokens=args.min_new_tokens,
     )
     return run(args, lambda client: _generate(client, call, args.json))
 
@@ -202,6 +203,9 @@ def add_parser(sub: Any) -> None:
     gen.add_argument("--greedy", action="store_true", help="the likeliest token at each step")
     gen.add_argument(
         "--candidates", type=int, default=5, help="likeliest tokens reported per step (5)"
+    )
+    gen.add_argument(
+        "--min-new-tokens", type=int, default=0, help="no end of text before this many (0)"
     )
     gen.set_defaults(handler=cmd_generate)
     sc = with_json(sub.add_parser("score", help="each token's surprisal and a text's perplexity"))
