@@ -242,6 +242,7 @@ def test_bad_input_gets_a_clear_error(
         ({"top_p": 0.0}, "top_p must be above 0 and at most 1"),
         ({"top_p": 1.5}, "top_p must be above 0 and at most 1"),
         ({"candidates": 21}, "candidates must be 0 to 20"),
+        ({"min_new_tokens": 6, "max_new_tokens": 5}, "min_new_tokens must be 0 to max_new_tokens"),
         ({"model": runs["classifier"]}, "is a classifier (embedding-bag): it generates no text"),
         ({"model": "no-such-run"}, "no run 'no-such-run'"),
     ]
@@ -266,6 +267,16 @@ def test_bad_input_gets_a_clear_error(
         ),
     )
     assert result(ok[0]).tokens
+    # min_new_tokens: no end of text before it
+    full = ask(
+        lm_engine,
+        lambda c: generate(
+            c, model=run_id, prompt="a", max_new_tokens=24, min_new_tokens=24, greedy=True
+        ),
+    )
+    made = result(full[0])
+    assert made.stop_reason == "length" and len(made.tokens) == 24
+    assert all(t.id != 102 for t in made.tokens)  # MiniLM's [SEP]
     # scoring
     for model, text, says in [
         (runs["classifier"], "a film", "it scores no text"),
