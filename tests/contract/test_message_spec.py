@@ -189,6 +189,17 @@ async def test_every_call_gets_its_declared_result(spec: Spec, tmp_path: Path) -
     assert batch.rows > 0 and (tmp_path / "spec-preds.csv").is_file()
     cell = await spec.ok(P.RunExamples(run_id=run.run_id, split="validation", limit=3))
     assert len(cell.examples) == min(3, cell.total) and cell.step > 0
+    # lm: a classifier is refused; a tiny character LSTM generates and scores
+    assert isinstance(await spec.reply(P.ScoreText(model=run.run_id, text="good")), P.ErrorInfo)
+    lm_config = TINY_RUN.replace('"embedding-bag"', '"lstm-lm"').replace("spec-run", "spec-lm")
+    lm = (await spec.ok(P.RunStart(config_toml=lm_config.replace('"accuracy"', '"loss"')))).run
+    for _ in range(1200):
+        if (await spec.ok(P.RunShow(run_id=lm.run_id, max_points=1))).run.state == "finished":
+            break
+        await asyncio.sleep(0.1)
+    made = await spec.job(P.Generate(model=lm.run_id, prompt="good", max_new_tokens=3, seed=1))
+    assert len(made.tokens) == 3
+    assert (await spec.ok(P.ScoreText(model=lm.run_id, text="good film"))).scored > 0
     await spec.ok(P.RunRename(run_id=run.run_id, name="spec-renamed"))
     await spec.ok(P.RunDelete(run_id=run.run_id))
     await spec.reply(P.RunResume(run_id=run.run_id))  # a deleted run: a typed not_found

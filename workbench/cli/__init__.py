@@ -2,7 +2,7 @@
 
 Each subcommand talks to the same engine as the app (starting a local one if needed) and prints
 a table, or JSON with --json. One module per domain: system (the engine itself), datasets,
-tokenizers, embeddings, training, predict.
+tokenizers, embeddings, training, predict, generate (generate and score).
 """
 
 from __future__ import annotations
@@ -43,9 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--home", help="data and runtime dir (default: WORKBENCH_HOME or platform dirs)"
     )
     sub = parser.add_subparsers(dest="command")
-    from workbench.cli import datasets, embeddings, predict, system, tokenizers, training
+    from workbench.cli import (
+        datasets,
+        embeddings,
+        generate,
+        predict,
+        system,
+        tokenizers,
+        training,
+    )
 
-    for module in (system, datasets, tokenizers, embeddings, training, predict):
+    for module in (system, datasets, tokenizers, embeddings, training, predict, generate):
         module.add_parser(sub)
     return parser
 

@@ -1,0 +1,2 @@
+"""Language models: generating text (a streamed job) and scoring it, with a trained LM run or
+the optional SmolLM2."""
