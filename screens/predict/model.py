@@ -32,8 +32,8 @@ SAMPLE = "a gripping, beautifully acted film"
 
 
 def predictable(runs: Sequence[P.RunInfo]) -> list[P.RunInfo]:
-    """Classifier runs that may have a checkpoint (they have taken a step), newest first."""
-    out = [r for r in runs if not r.arch.endswith("-lm") and r.step > 0 and r.state in PREDICTED]
+    """Runs that may have a checkpoint (they have taken a step), newest first."""
+    out = [r for r in runs if r.step > 0 and r.state in PREDICTED]
     return sorted(out, key=lambda r: -r.created)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -27,35 +26,30 @@ from textual.widgets import DataTable, Input, OptionList, Static, TabbedContent,
 from textual.widgets.option_list import Option
 
 from engine import protocol as P
+from screens.predict.generating import LanguageTab
+from screens.predict.lm import (
+    Generation,
+    Sampling,
+    is_lm,
+    smollm2_entry,
+)
 from screens.predict.model import (
     METHOD_NAMES,
     SAMPLE,
     ConsoleOptions,
     History,
-    batch_summary,
     comparison_line,
-    disagreement_summary,
     predictable,
     prediction_view,
     run_label,
 )
 from workbench.engine.client import EngineError
-from workbench.widgets.base import TabbedScreen
 
 DEBOUNCE = 0.3  # seconds of no typing before a live prediction
 STEPS = (0, 50, 1000)  # integrated gradients' steps `n` cycles through (0: the default, 300)
 
 
-def free_name(folder: Path, stem: str) -> Path:
-    """folder/stem.csv, or stem-2.csv, stem-3.csv ... when it is taken."""
-    path, n = folder / f"{stem}.csv", 1
-    while path.exists():
-        n += 1
-        path = folder / f"{stem}-{n}.csv"
-    return path
-
-
-class PredictScreen(TabbedScreen):
+class PredictScreen(LanguageTab):
     CSS_PATH = "predict.tcss"
     BINDINGS: ClassVar = [
         Binding("slash", "edit", "Type text", id="predict.edit"),
@@ -71,13 +65,32 @@ class PredictScreen(TabbedScreen):
         Binding("s", "cycle_split", "Split", id="predict.split"),
         Binding("p", "batch", "Predict split", id="predict.batch"),
         Binding("d", "disagree", "A vs B", id="predict.disagree"),
+        # a language model as A
+        Binding("s", "stop", "Stop", id="predict.stop"),
+        Binding("u", "score", "Score", id="predict.score"),
+        Binding("t", "sampling('temperature')", "Temp", id="predict.temperature"),
+        Binding("K", "sampling('top_k')", "Top-k", id="predict.top_k"),
+        Binding("P", "sampling('top_p')", "Top-p", id="predict.top_p"),
+        Binding("N", "sampling('length')", "Length", show=False, id="predict.length"),
+        Binding("o", "sampling('greedy')", "Greedy", show=False, id="predict.greedy"),
+        Binding("e", "sampling('seed')", "Seed", show=False, id="predict.seed"),
+        Binding("h,left", "walk(-1)", "← Token", show=False, id="predict.token_left"),
+        Binding("l,right", "walk(1)", "Token →", show=False, id="predict.token_right"),
     ]
+    # what each kind of model A can do (the rest is hidden while it is A)
+    CLASSIFIER_ACTIONS = frozenset(
+        {"compare", "cycle_method", "toggle_words", "cycle_steps", "toggle_live", "rerun"}
+        | {"batch", "disagree", "cycle_split"}
+    )
+    LM_ACTIONS = frozenset({"stop", "score", "sampling", "walk"})
     TABS, FIRST_TAB = "pr-tabs", "result"
     TAB_ACTIONS: ClassVar = {
         "cycle_split": {"batch"},
         "batch": {"batch"},
         "disagree": {"batch"},
         "toggle_words": {"result"},
+        "stop": {"result"},
+        "walk": {"result"},
     }
     TAB_FOCUS: ClassVar = {
         "result": "#pr-runs",
@@ -101,6 +114,10 @@ class PredictScreen(TabbedScreen):
         self.job_id: str | None = None
         self._ended: P.JobEnded | None = None
         self._debounce: Timer | None = None
+        self.sampling = Sampling()
+        self.generation: Generation | None = None
+        self.scored: P.ScoreResult | None = None
+        self._streamed = False  # tokens came since the last redraw
         self.predictions = 0  # answers drawn (tests and benchmarks read it)
         self.last_render = 0.0
 
@@ -141,7 +158,9 @@ class PredictScreen(TabbedScreen):
         self.shell.subscribe_ready(self, lambda _: self.load_runs())
         self.shell.subscribe(self, P.RunUpdate, self._run_update)
         self.shell.subscribe(self, P.JobEnded, self._job_ended)
+        self.shell.subscribe(self, P.GeneratedTokens, self._tokens, immediate=True)
         self.set_interval(0.5, self._show_progress)
+        self.set_interval(0.1, self._redraw_stream)
         self._show_history()
         self._show_opts()
         self._show_batch_head()
@@ -155,6 +174,11 @@ class PredictScreen(TabbedScreen):
             return None  # shown dimmed: there is no run yet
         if action == "disagree" and not self.model_b:
             return None  # dimmed until there is a model B
+        lm = is_lm(self._run(self.model_a))
+        if action in (self.LM_ACTIONS if not lm else self.CLASSIFIER_ACTIONS):
+            return False
+        if action == "stop" and not (self.generation and self.generation.running):
+            return None
         return super().check_action(action, parameters)
 
     def on_descendant_focus(self) -> None:
@@ -178,7 +202,7 @@ class PredictScreen(TabbedScreen):
         except EngineError as exc:
             self.notify(str(exc), severity="error")
             return
-        self.runs = predictable(res.runs)
+        self.runs = [*predictable(res.runs), smollm2_entry()]
         ids = [r.run_id for r in self.runs]
         if self.model_a not in ids:
             self.model_a = ids[0] if ids else ""
@@ -187,16 +211,20 @@ class PredictScreen(TabbedScreen):
         self._show_runs()
         self._show_opts()
         self.refresh_bindings()
-        if not self.runs:
+        if len(self.runs) == 1:  # SmolLM2 alone
             self.query_one("#pr-a", Static).update(
                 Text(
-                    "No trained classifier yet. Train one on screen 5 (or `workbench train "
-                    "examples/...toml`); its runs appear here once they have a checkpoint.",
+                    "No trained run yet. Train one on screen 5 (or `workbench train "
+                    "examples/...toml`); its runs appear here once they have a checkpoint. "
+                    "SmolLM2 generates text once `make llm` installs it.",
                     style="dim",
                 )
             )
             return
-        if not self.answers:
+        if is_lm(self._run(self.model_a)):
+            if self.generation is None and self.scored is None:
+                self._show_lm()
+        elif not self.answers:
             self.predict(explain=False)
 
     def _show_runs(self) -> None:
@@ -227,6 +255,9 @@ class PredictScreen(TabbedScreen):
         run = self._highlighted_run()
         if not run:
             return
+        if is_lm(self._run(run)):
+            self.notify("a language model is compared with nothing: make it A", timeout=3)
+            return
         if run == self.model_a:
             self.notify("that run is model A: highlight another one for B", timeout=3)
             return
@@ -234,18 +265,25 @@ class PredictScreen(TabbedScreen):
         self._models_changed()
 
     def _models_changed(self) -> None:
+        if is_lm(self._run(self.model_a)):
+            self.model_b = ""
         self.shell.view_state.set("predict.model_a", self.model_a)
         self.shell.view_state.set("predict.model_b", self.model_b)
         self.answers.clear()
+        self.generation, self.scored = None, None
         self._show_runs()
         self._show_opts()
-        self.predict(explain=bool(self.options.method))
+        self.refresh_bindings()
+        if is_lm(self._run(self.model_a)):
+            self._show_lm()
+        else:
+            self.predict(explain=bool(self.options.method))
 
     # ------------------------------------------------------------- predicting
 
     @on(Input.Changed, "#pr-text")
     def _text_changed(self) -> None:
-        if not self.options.live or not self.runs:
+        if not self.options.live or not self.runs or is_lm(self._run(self.model_a)):
             return
         if self._debounce is not None:
             self._debounce.stop()
@@ -256,7 +294,10 @@ class PredictScreen(TabbedScreen):
         if self._debounce is not None:
             self._debounce.stop()
         self._remember(self.text)
-        self.predict(explain=True)
+        if is_lm(self._run(self.model_a)):
+            self.generate()
+        else:
+            self.predict(explain=True)
 
     def _remember(self, text: str) -> None:
         if self.history.add(text):
@@ -331,6 +372,12 @@ class PredictScreen(TabbedScreen):
     def _show_opts(self) -> None:
         line = Text("A ", style="bold")
         line.append(self._run_name(self.model_a) or "—")
+        if is_lm(self._run(self.model_a)):
+            line.append("  ")
+            line.append_text(self.sampling.describe())
+            line.append(" · enter generates, u scores", style="dim")
+            self.query_one("#pr-opts", Static).update(line)
+            return
         if self.model_b:
             line.append("  B ", style="bold")
             line.append(self._run_name(self.model_b))
@@ -340,8 +387,11 @@ class PredictScreen(TabbedScreen):
             line.append(f" · {self.options.steps or 300} steps", style="dim")
         self.query_one("#pr-opts", Static).update(line)
 
+    def _run(self, run_id: str) -> P.RunInfo | None:
+        return next((r for r in self.runs if r.run_id == run_id), None)
+
     def _run_name(self, run_id: str) -> str:
-        found = next((r for r in self.runs if r.run_id == run_id), None)
+        found = self._run(run_id)
         return f"{found.name} ({found.arch})" if found else run_id
 
     def _options_changed(self, predict: bool = True) -> None:
@@ -392,131 +442,7 @@ class PredictScreen(TabbedScreen):
             self._debounce.stop()
         self._remember(text)
         self.show_tab("result")
-        self.predict(explain=True)
-
-    # ------------------------------------------------------------- batch
-
-    def _show_batch_head(self) -> None:
-        run = next((r for r in self.runs if r.run_id == self.model_a), None)
-        head = self.query_one("#pr-batch-head", Static)
-        where = f"{run.dataset}'s {self.options.split} split" if run else "a split"
-        line = Text(f"p predicts {where} with model A into a file, d compares A with B there")
-        line.append("; s changes the split\n")
-        if self.job_id:
-            job = self.shell.link_state.jobs.get(self.job_id)
-            done = f" {job.done:,.0f} of {job.total:,.0f}" if job and job.total else ""
-            line.append(f"predicting…{done}", style="yellow")
-        elif self.disagreement is not None and self.shows_disagreement:
-            line.append_text(disagreement_summary(self.disagreement))
-        elif self.batch is not None:
-            line.append_text(batch_summary(self.batch))
-        head.update(line)
-
-    def action_cycle_split(self) -> None:
-        self.options.cycle_split()
-        self._show_batch_head()
-
-    def action_batch(self) -> None:
-        from workbench.widgets.path_dialog import PathDialog
-
-        run = next((r for r in self.runs if r.run_id == self.model_a), None)
-        if run is None:
-            return
-        if self.job_id:
-            self.notify("a batch prediction is running already", timeout=3)
-            return
-        default = str(free_name(Path.cwd(), f"predictions-{run.run_id}-{self.options.split}"))
-
-        def check(path: str) -> str | None:
-            target = Path(path).expanduser()
-            if target.suffix.lower() not in (".csv", ".jsonl"):
-                return "the file must end in .csv or .jsonl"
-            if target.exists():
-                return f"{target} exists: choose a new file (nothing is overwritten)"
-            return None
-
-        def chosen(path: str | None) -> None:
-            if path:
-                self.start_batch(run, str(Path(path).expanduser().absolute()))
-
-        self.app.push_screen(PathDialog("Predict into the file", default, check), chosen)
-
-    def action_disagree(self) -> None:
-        run = next((r for r in self.runs if r.run_id == self.model_a), None)
-        if run is None or not self.model_b:
-            return
-        if self.job_id:
-            self.notify("a batch job is running already", timeout=3)
-            return
-        call = P.RunDisagree(
-            run_a=run.run_id, run_b=self.model_b, dataset=run.dataset, split=self.options.split
-        )
-        self.start_job(call)
-
-    def start_batch(self, run: P.RunInfo, out: str) -> None:
-        call = P.RunPredictBatch(
-            run_id=run.run_id, out=out, dataset=run.dataset, split=self.options.split
-        )
-        self.start_job(call)
-
-    @work(exclusive=True, group="pr-batch", exit_on_error=False)
-    async def start_job(self, call: P.RunPredictBatch | P.RunDisagree) -> None:
-        try:
-            started = await self.shell.ask(call)
-        except EngineError as exc:
-            self.notify(str(exc), severity="error", timeout=8)
-            return
-        self.job_id = started.job_id
-        self._show_batch_head()
-        ended, self._ended = self._ended, None
-        if ended is not None and ended.job.job_id == started.job_id:
-            self._job_ended(ended)
-
-    def _job_ended(self, event: P.JobEnded) -> None:
-        if self.job_id is None:
-            self._ended = event  # it may end before the call that started it answers
-            return
-        if event.job.job_id != self.job_id:
-            return
-        self.job_id = None
-        if event.error is not None:
-            self.notify(event.error.message, severity="error", timeout=8)
-        elif isinstance(event.result, P.BatchPredictResult):
-            self.batch, self.shows_disagreement = event.result, False
-            self._show_mistakes()
-        elif isinstance(event.result, P.DisagreeResult):
-            self.disagreement, self.shows_disagreement = event.result, True
-            self._show_mistakes()
-        self._show_batch_head()
-
-    def _show_progress(self) -> None:
-        if self.job_id and self.active_tab == "batch":
-            self._show_batch_head()
-
-    def _show_mistakes(self) -> None:
-        """The batch's surest mistakes, or the texts A and B label differently."""
-        table = self.query_one("#pr-mistakes", DataTable)
-        table.clear(columns=True)
-        self.listed = []
-        if self.shows_disagreement and self.disagreement is not None:
-            table.add_columns("row", "label", "A", "B", "text")
-            for d in self.disagreement.disagreements:
-                table.add_row(
-                    f"{d.index:,}",
-                    d.label or "",
-                    f"{d.a_label} {d.a_probability:.2f}",
-                    f"{d.b_label} {d.b_probability:.2f}",
-                    " ".join(d.text.split())[:120],
-                )
-                self.listed.append(d.text)
-            return
-        table.add_columns("row", "label", "predicted", "p", "text")
-        for m in self.batch.mistakes if self.batch else []:
-            text = " ".join(m.text.split())
-            table.add_row(f"{m.index:,}", m.label, m.predicted, f"{m.probability:.3f}", text[:120])
-            self.listed.append(m.text)
-
-    @on(DataTable.RowSelected, "#pr-mistakes")
-    def _mistake_chosen(self, event: DataTable.RowSelected) -> None:
-        if event.cursor_row < len(self.listed):
-            self._predict_text(self.listed[event.cursor_row])
+        if is_lm(self._run(self.model_a)):
+            self.generate()
+        else:
+            self.predict(explain=True)
