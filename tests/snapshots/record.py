@@ -83,6 +83,23 @@ def workbench(*args: str) -> None:
     )
 
 
+def warm_tokenizers() -> None:
+    """Load every tokenizer once, so that none answers late in a scenario (SmolLM2's, read
+    from its GGUF file when the optional asset is installed, takes seconds)."""
+    import json
+
+    out = subprocess.run(
+        [sys.executable, "-m", "workbench", "--home", str(HOME), "tokenizers", "list", "--json"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    for info in json.loads(out.stdout):
+        if info.get("available"):
+            workbench("tokenize", "--tokenizer", info["name"], "warm up")
+
+
 async def record_one(keys: list[str]) -> Scenario:
     scenario = Scenario()
     RecordingLink.scenario, RecordingLink.answered = scenario, 0
@@ -113,6 +130,7 @@ def main() -> None:
                 path = Path(tmp) / f"{name}.toml"
                 path.write_text(text)
                 workbench("train", str(path), "--follow")
+        warm_tokenizers()
         recording = Recording(now=time.time())
         for name, keys in SCENARIOS.items():
             print(f"recording {name}: {keys}", flush=True)
