@@ -122,9 +122,21 @@ async def engine_overhead(home: Home, n: int) -> list[dict[str, str]]:
 
 
 def _rt_texts(home: Home, n: int) -> tuple[list[str], list[str]]:
-    rows = json.loads(
-        _wb(home, "datasets", "rows", "rotten-tomatoes", "--limit", str(n), "--json")
-    )["rows"]
+    rows: list[dict[str, Any]] = []
+    while len(rows) < n:  # pages of 400 (a page's text is capped)
+        page = _wb(
+            home,
+            "datasets",
+            "rows",
+            "rotten-tomatoes",
+            "--offset",
+            str(len(rows)),
+            "--limit",
+            "400",
+            "--json",
+        )
+        rows += json.loads(page)["rows"]
+    rows = rows[:n]
     return [r["text"] for r in rows], [str(r["label"]) for r in rows]
 
 
@@ -137,6 +149,8 @@ def _fine_tuned_minilm(texts: list[str], labels: list[str], steps: int) -> tuple
     from engine.models.pretrained import export, resolve_folder
 
     tok = Tokenizer.from_file(str(resolve_folder("") / "tokenizer.json"))
+    tok.no_padding()  # as the engine reads it: its file pads and cuts every text to 128
+    tok.no_truncation()
     pad = tok.token_to_id("[PAD]")
     torch.manual_seed(0)
     config = registry.config_from_dict("bert-finetune", {})

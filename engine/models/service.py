@@ -15,6 +15,7 @@ from engine.models.explain import METHODS as EXPLAIN_METHODS
 from engine.models.explain import check_method as check_explanation
 from engine.models.explain import explain
 from engine.models.explain import methods_for as explanation_methods
+from engine.models.folders import folder_stamp, is_folder_name, load_folder
 from engine.models.init import VectorLookup, init_embedding
 from engine.models.loading import (
     TrainedModel,
@@ -56,8 +57,11 @@ __all__ = [
     "explain",
     "explanation_methods",
     "export_trained",
+    "folder_stamp",
     "get_spec",
     "init_embedding",
+    "is_folder_name",
+    "load_folder",
     "load_trained",
     "memory_parts",
     "own_tokenizer_vocab",

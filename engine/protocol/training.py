@@ -215,7 +215,8 @@ class Prediction(Base):
 class RunPredictResult(Base, tag="training.predicted"):
     run_id: str
     step: int  # the checkpoint that predicted
-    checkpoint: str  # "best"; "latest" while the run trains (its last complete checkpoint)
+    checkpoint: str  # "best"; "latest" while the run trains (its last complete checkpoint);
+    # "folder" for a model folder
     labels: list[str]
     max_length: int  # tokens the model reads of a text
     predictions: list[Prediction]
@@ -360,7 +361,10 @@ class RunExamples(Returns[RunExamplesResult], tag="training.examples"):
 
 class RunPredict(Returns[RunPredictResult], tag="training.predict"):
     """Classify texts with a run's trained model: its best checkpoint, or while it trains its
-    latest complete one (never a model being updated)."""
+    latest complete one (never a model being updated). run_id may instead be the absolute path
+    of a model folder: a Hugging Face sequence-classification folder with a tokenizer.json
+    (what `runs export` writes for BERT-family runs), or what `runs export` writes for the
+    other families. The same holds for RunPredictBatch and RunDisagree."""
 
     run_id: str
     texts: list[str]

@@ -32,15 +32,26 @@ class Predictions:
         book: RunBook,
         config_of: Callable[[str], RunConfig],
         trained_run: Callable[[str, str], models.TrainedRun],
+        checkpoint_of: Callable[[str, str], Path],
     ) -> None:
         self.datasets = datasets
         self.book = book
-        self.config_of = config_of
+        self._config_of = config_of
         self.trained_run = trained_run
+        self.checkpoint_of = checkpoint_of
+        self._configs: dict[str, RunConfig] = {}  # a run's configuration does not change
         self._loaded: dict[str, models.TrainedModel] = {}  # run -> the model last loaded
+        self._folders: dict[str, tuple[float, models.TrainedModel, int]] = {}  # path -> model
 
     def forget(self, run_id: str) -> None:
         self._loaded.pop(run_id, None)
+        self._configs.pop(run_id, None)
+
+    def config_of(self, run_id: str) -> RunConfig:
+        """The run's configuration, read once (a prediction asks for it per call)."""
+        if run_id not in self._configs:
+            self._configs[run_id] = self._config_of(run_id)
+        return self._configs[run_id]
 
     def predict(self, call: P.RunPredict) -> P.RunPredictResult:
         """Classify texts with the run's best checkpoint (while it trains: its latest complete
@@ -60,27 +71,39 @@ class Predictions:
                 f"text {empty[0]} is empty: there is nothing to classify"
                 + (f" ({len(empty)} texts are)" if len(empty) > 1 else "")
             )
-        cfg = self.config_of(call.run_id)
-        if models.get_spec(cfg.arch).task != "classify":
-            raise EngineError(f"run {call.run_id} is a language model: it predicts no labels")
         if call.explain and len(call.texts) > MAX_EXPLAIN_TEXTS:
             raise EngineError(
                 f"explain up to {MAX_EXPLAIN_TEXTS} texts at a time, not {len(call.texts):,}",
                 hint="explanations cost many forward passes: give fewer texts",
             )
-        info = self.book.info(call.run_id)
-        live = info.state in LIVE
-        kept = self._predictor(call.run_id, live)
+        kept, max_length, which = self._model(call.run_id)
         explainer = self._explainer(kept, call) if call.explain else None
-        predictions = models.predict_texts(kept, list(call.texts), cfg.max_length, explainer)
+        predictions = models.predict_texts(kept, list(call.texts), max_length, explainer)
         return P.RunPredictResult(
             run_id=call.run_id,
             step=kept.step,
-            checkpoint="latest" if live else "best",
+            checkpoint=which,
             labels=list(kept.run.labels),
-            max_length=cfg.max_length,
+            max_length=max_length,
             predictions=predictions,
         )
+
+    def _model(self, name: str) -> tuple[models.TrainedModel, int, str]:
+        """(the classifier a run id or a folder path names, the tokens it reads of a text,
+        which weights: "best", "latest" while the run trains, or "folder")."""
+        if models.is_folder_name(name):
+            stamp = models.folder_stamp(Path(name))
+            kept = self._folders.get(name)
+            if kept is None or kept[0] != stamp:
+                model, reads = models.load_folder(name)
+                kept = (stamp, model, reads)
+                self._folders = {name: kept}  # one folder model at a time: they are large
+            return kept[1], kept[2], "folder"
+        cfg = self.config_of(name)
+        if models.get_spec(cfg.arch).task != "classify":
+            raise EngineError(f"run {name} is a language model: it predicts no labels")
+        live = self.book.info(name).state in LIVE
+        return self._predictor(name, live), cfg.max_length, "latest" if live else "best"
 
     def _explainer(
         self, kept: models.TrainedModel, call: P.RunPredict
@@ -113,11 +136,13 @@ class Predictions:
         return one
 
     def _predictor(self, run_id: str, live: bool) -> models.TrainedModel:
-        """The run's model to predict with: loaded once, again when its checkpoint changes."""
-        run = self.trained_run(run_id, "latest" if live else "best")
+        """The run's model to predict with: loaded once, again when its checkpoint changes
+        (only the checkpoint's pointer is read per call, not the run's tokenizer)."""
+        which = "latest" if live else "best"
+        checkpoint = self.checkpoint_of(run_id, which)
         kept = self._loaded.get(run_id)
-        if kept is None or kept.checkpoint != run.checkpoint:
-            kept = models.load_trained(run)
+        if kept is None or kept.checkpoint != checkpoint:
+            kept = models.load_trained(self.trained_run(run_id, which))
             self._loaded[run_id] = kept
         return kept
 
@@ -137,16 +162,13 @@ class Predictions:
             )
         if call.dataset and self.datasets.split_rows(call.dataset, call.split or None) == 0:
             raise EngineError(f"dataset '{call.dataset}' has no rows in split '{call.split}'")
-        cfg = self.config_of(call.run_id)
-        if models.get_spec(cfg.arch).task != "classify":
-            raise EngineError(f"run {call.run_id} is a language model: it predicts no labels")
-        self.trained_run(call.run_id, "latest")  # a checkpoint to predict with
+        self._model(call.run_id)  # a classifier with weights to predict with
 
     def predict_batch(self, call: P.RunPredictBatch, job: Job) -> P.BatchPredictResult:
         """Every text of the file or split through the run's model into call.out; scored
         when the texts have labels."""
         out = batch.check_out(call.out)
-        cfg = self.config_of(call.run_id)
+        kept, max_length, _ = self._model(call.run_id)
         if call.source:
             texts, labels = self.datasets.read_file(
                 call.source, call.format, call.text_column, call.label_column, job
@@ -158,11 +180,9 @@ class Predictions:
             given = self.datasets.labels(call.dataset, split)
             labels = given if any(v is not None for v in given) else None
             rows = self.datasets.split_indices(call.dataset, split)
-        live = self.book.info(call.run_id).state in LIVE
-        kept = self._predictor(call.run_id, live)
         proba = batch.predict_in_chunks(
             lambda part: models.class_probabilities(
-                kept, part, cfg.max_length, check=job.check_cancelled
+                kept, part, max_length, check=job.check_cancelled
             ),
             texts,
             job.progress,
@@ -182,50 +202,50 @@ class Predictions:
 
     # --------------------------------------------------------------- two runs
 
-    def _classifier(self, run_id: str) -> RunConfig:
-        cfg = self.config_of(run_id)
-        if models.get_spec(cfg.arch).task != "classify":
-            raise EngineError(f"run {run_id} is a language model: it predicts no labels")
-        return cfg
+    def _dataset_of(self, call: P.RunDisagree) -> str:
+        if call.dataset:
+            return call.dataset
+        if models.is_folder_name(call.run_a):
+            raise EngineError(
+                "a folder has no dataset of its own", hint="name the dataset to compare over"
+            )
+        return self.config_of(call.run_a).dataset
 
     def check_disagree(self, call: P.RunDisagree) -> None:
         """Refuse a comparison before it becomes a job: two different classifier runs with
         checkpoints and the same classes, and a split with rows."""
         if call.run_a == call.run_b:
             raise EngineError("compare two different runs", hint="give another run as B")
-        cfg = self._classifier(call.run_a)
-        self._classifier(call.run_b)
-        a = self.trained_run(call.run_a, "latest")
-        b = self.trained_run(call.run_b, "latest")
+        a = self._model(call.run_a)[0].run
+        b = self._model(call.run_b)[0].run
         if list(a.labels) != list(b.labels):
             raise EngineError(
                 f"runs {call.run_a} and {call.run_b} have different classes, so their labels "
                 "cannot be compared",
                 hint=f"A: {', '.join(a.labels)[:200]}; B: {', '.join(b.labels)[:200]}",
             )
-        dataset = call.dataset or cfg.dataset
+        dataset = self._dataset_of(call)
         if self.datasets.split_rows(dataset, call.split or None) == 0:
             raise EngineError(f"dataset '{dataset}' has no rows in split '{call.split}'")
 
     def disagree(self, call: P.RunDisagree, job: Job) -> P.DisagreeResult:
         """Both runs over the split; the rows they label differently, surest first."""
-        dataset = call.dataset or self.config_of(call.run_a).dataset
+        dataset = self._dataset_of(call)
         split = call.split or None
         texts = self.datasets.texts(dataset, split)
         given = self.datasets.labels(dataset, split)
         rows = self.datasets.split_indices(dataset, split)
         proba = []
         for n, run_id in enumerate((call.run_a, call.run_b)):
-            cfg = self.config_of(run_id)
-            kept = self._predictor(run_id, self.book.info(run_id).state in LIVE)
+            kept, max_length, _ = self._model(run_id)
 
             def step(done: float, total: float, message: str = "", n: int = n) -> None:
                 job.progress(n * total + done, 2 * total, message)
 
             proba.append(
                 batch.predict_in_chunks(
-                    lambda part, kept=kept, cfg=cfg: models.class_probabilities(
-                        kept, part, cfg.max_length, check=job.check_cancelled
+                    lambda part, kept=kept, reads=max_length: models.class_probabilities(
+                        kept, part, reads, check=job.check_cancelled
                     ),
                     texts,
                     step,

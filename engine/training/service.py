@@ -73,7 +73,9 @@ class TrainingService:
         self.planner = Planner(checks)
         self.datasets = checks.datasets
         self._predicted: dict[str, tuple[tuple[str, str], Any]] = {}  # run -> (key, probabilities)
-        self.predictions = Predictions(self.datasets, self.book, self._config, self.trained_run)
+        self.predictions = Predictions(
+            self.datasets, self.book, self._config, self.trained_run, self.checkpoint_of
+        )
 
     # ------------------------------------------------------------- describing
 
@@ -304,22 +306,28 @@ class TrainingService:
         info = self.book.info(run_id)
         return RunConfig.from_toml(self.book.config_toml(run_id), info.name)
 
+    def checkpoint_of(self, run_id: str, which: str = "best") -> Path:
+        """The checkpoint folder a run predicts with: its best (else last), or with which
+        "latest" its last complete one. Cheap (a pointer file): predictions ask it per call."""
+        folder = self.runs_dir / run_id
+        try:
+            if which == "latest":
+                return resolve_checkpoint(folder / "checkpoints", "last")
+            return best_or_last(folder / "checkpoints")
+        except EngineError:
+            name = self.book.info(run_id).name  # an unknown run: not_found, as it should
+            raise EngineError(
+                f"run {run_id} ({name}) has no checkpoint yet",
+                hint="a run saves one every train.checkpoint_every steps and at its end",
+                code="not_found",
+            ) from None
+
     def trained_run(self, run_id: str, which: str = "best") -> models.TrainedRun:
         """What rebuilds a run's model from its best (else last) checkpoint, or with which
         "latest" from its last complete one."""
         cfg = self._config(run_id)
         folder = self.runs_dir / run_id
-        try:
-            if which == "latest":
-                checkpoint = resolve_checkpoint(folder / "checkpoints", "last")
-            else:
-                checkpoint = best_or_last(folder / "checkpoints")
-        except EngineError:
-            raise EngineError(
-                f"run {run_id} ({cfg.name}) has no checkpoint yet",
-                hint="a run saves one every train.checkpoint_every steps and at its end",
-                code="not_found",
-            ) from None
+        checkpoint = self.checkpoint_of(run_id, which)
         saved = folder / TOKENIZER_FILE
         if saved.is_file():
             from tokenizers import Tokenizer

@@ -37,6 +37,14 @@ def predictable(runs: Sequence[P.RunInfo]) -> list[P.RunInfo]:
     return sorted(out, key=lambda r: -r.created)
 
 
+def folder_entry(path: str) -> P.RunInfo:
+    """A model folder as a line of the run list (the engine tells a path from an id)."""
+    name = path.rstrip("/").rsplit("/", 1)[-1] or path
+    return P.RunInfo(
+        run_id=path, name=name, arch="folder", dataset="", state="finished", created=0.0, step=1
+    )
+
+
 def run_label(run: P.RunInfo) -> Text:
     """One line of the run list (22 cells): its name and its best score; a training run is
     marked with a dot."""
@@ -121,6 +129,8 @@ def probability_rows(res: P.RunPredictResult, pred: P.Prediction, width: int = B
 
 
 def checkpoint_line(res: P.RunPredictResult, name: str) -> Text:
+    if res.checkpoint == "folder":
+        return Text(f"{name} · a model folder", style="dim")
     where = "latest complete checkpoint" if res.checkpoint == "latest" else "best checkpoint"
     return Text(f"{name} · {where}, step {res.step:,}", style="dim")
 

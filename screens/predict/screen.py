@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -39,6 +40,7 @@ from screens.predict.model import (
     ConsoleOptions,
     History,
     comparison_line,
+    folder_entry,
     predictable,
     prediction_view,
     run_label,
@@ -54,6 +56,7 @@ class PredictScreen(LanguageTab):
     BINDINGS: ClassVar = [
         Binding("slash", "edit", "Type text", id="predict.edit"),
         Binding("b", "compare", "Model B", id="predict.compare"),
+        Binding("f", "add_folder", "Folder", show=False, id="predict.folder"),
         Binding("x", "cycle_method", "Explain", id="predict.explain"),
         Binding("w", "toggle_words", "Words", id="predict.words"),
         Binding("n", "cycle_steps", "IG steps", show=False, id="predict.steps"),
@@ -101,6 +104,7 @@ class PredictScreen(LanguageTab):
     def __init__(self) -> None:
         super().__init__()
         self.runs: list[P.RunInfo] = []
+        self.folders: list[P.RunInfo] = []  # model folders added with f (view state)
         self.model_a = ""
         self.model_b = ""
         self.options = ConsoleOptions()
@@ -126,6 +130,9 @@ class PredictScreen(LanguageTab):
         self.options = ConsoleOptions.from_state(state.get("predict.options", {}))
         self.model_a = str(state.get("predict.model_a", "") or "")
         self.model_b = str(state.get("predict.model_b", "") or "")
+        self.folders = [
+            folder_entry(f) for f in state.get("predict.folders", []) if isinstance(f, str)
+        ][:20]
         saved = state.get("predict.history", [])
         self.history.texts = [t for t in saved if isinstance(t, str)][:50]
         with Horizontal(id="pr-body"):
@@ -174,6 +181,8 @@ class PredictScreen(LanguageTab):
             return None  # shown dimmed: there is no run yet
         if action == "disagree" and not self.model_b:
             return None  # dimmed until there is a model B
+        if action in ("batch", "disagree") and not getattr(self._run(self.model_a), "dataset", ""):
+            return None  # a model folder has no dataset of its own
         lm = is_lm(self._run(self.model_a))
         if action in (self.LM_ACTIONS if not lm else self.CLASSIFIER_ACTIONS):
             return False
@@ -202,7 +211,7 @@ class PredictScreen(LanguageTab):
         except EngineError as exc:
             self.notify(str(exc), severity="error")
             return
-        self.runs = [*predictable(res.runs), smollm2_entry()]
+        self.runs = [*predictable(res.runs), *self.folders, smollm2_entry()]
         ids = [r.run_id for r in self.runs]
         if self.model_a not in ids:
             self.model_a = ids[0] if ids else ""
@@ -263,6 +272,28 @@ class PredictScreen(LanguageTab):
             return
         self.model_b = "" if run == self.model_b else run
         self._models_changed()
+
+    def action_add_folder(self) -> None:
+        from workbench.widgets.path_dialog import PathDialog
+
+        def check(path: str) -> str | None:
+            if not Path(path).expanduser().is_absolute() and not Path(path).expanduser().exists():
+                return "give the folder's full path (on the engine's machine)"
+            return None
+
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+            folder = str(Path(path).expanduser().absolute())
+            self.folders = [f for f in self.folders if f.run_id != folder]
+            self.folders.insert(0, folder_entry(folder))
+            self.shell.view_state.set("predict.folders", [f.run_id for f in self.folders])
+            self.model_a = folder
+            self.load_runs()
+            self._models_changed()
+
+        title = "A model folder (runs export, or a Hugging Face classifier)"
+        self.app.push_screen(PathDialog(title, str(Path.cwd()) + "/", check), chosen)
 
     def _models_changed(self) -> None:
         if is_lm(self._run(self.model_a)):

@@ -187,6 +187,12 @@ async def test_every_call_gets_its_declared_result(spec: Spec, tmp_path: Path) -
         )
     )
     assert batch.rows > 0 and (tmp_path / "spec-preds.csv").is_file()
+    explained = await spec.ok(P.RunPredict(run_id=run.run_id, texts=["good"], explain="ixg"))
+    assert explained.predictions[0].explanation is not None
+    # two runs over a split: the second, the run exported as a folder
+    folder = str(tmp_path / "exported")
+    same = await spec.job(P.RunDisagree(run_a=run.run_id, run_b=folder, dataset="spec-data"))
+    assert same.agreed == same.rows and same.disagreements == []
     cell = await spec.ok(P.RunExamples(run_id=run.run_id, split="validation", limit=3))
     assert len(cell.examples) == min(3, cell.total) and cell.step > 0
     # lm: a classifier is refused; a tiny character LSTM generates and scores

@@ -39,8 +39,11 @@ def cut_note(pred: P.Prediction, max_length: int) -> str:
 
 
 def _show(res: P.RunPredictResult, texts: list[str], by_word: bool = False) -> None:
-    where = "latest complete checkpoint" if res.checkpoint == "latest" else "best checkpoint"
-    out.print(f"run {res.run_id}, {where} (step {res.step:,})")
+    if res.checkpoint == "folder":
+        out.print(f"the folder {res.run_id}")
+    else:
+        where = "latest complete checkpoint" if res.checkpoint == "latest" else "best checkpoint"
+        out.print(f"run {res.run_id}, {where} (step {res.step:,})")
     for n, (text, pred) in enumerate(zip(texts, res.predictions, strict=True), start=1):
         sure = max(pred.probabilities)
         head = Text(f"{n}. ", style="bold")
@@ -169,8 +172,17 @@ def _disagree(args: argparse.Namespace) -> int:
     return run(args, go)
 
 
+def _model_name(name: str) -> str:
+    """A run id as it is; a model folder (it names one that is there, or has a slash) as its
+    absolute path, which is how the engine tells the two apart."""
+    path = Path(name).expanduser()
+    return str(path.absolute()) if "/" in name or path.is_dir() else name
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
+    args.run = _model_name(args.run)
     if args.against:
+        args.against = _model_name(args.against)
         return _disagree(args)
     if args.file or args.dataset:
         return _batch(args)
@@ -200,7 +212,12 @@ def add_parser(sub: Any) -> None:
     pr = with_json(
         sub.add_parser("predict", help="classify texts with a trained run (label, probabilities)")
     )
-    pr.add_argument("--run", required=True, help="the run's id (workbench runs list)")
+    pr.add_argument(
+        "--run",
+        required=True,
+        help="the run's id (workbench runs list), or a model folder (runs export, or a Hugging "
+        "Face sequence-classification folder)",
+    )
     pr.add_argument("texts", nargs="*", metavar="TEXT", help="one or more texts to classify")
     pr.add_argument(
         "--explain",
