@@ -218,9 +218,11 @@ def minilm(home: Home, quick: bool) -> list[dict[str, str]]:
         )
     )
     # integrated gradients on a 32-token text
-    text = " ".join((TEXT + " and a score that soars above a thin, familiar script").split())
+    text = TEXT + ", though the score soars above a thin and familiar script about two brothers"
+    text += " who drift apart over a long and quiet summer"
+    tok.enable_truncation(32)  # [CLS] 30 words' tokens [SEP]
     enc = tok.encode(text)
-    enc.truncate(32)
+    tok.no_truncation()
     ids = torch.tensor([enc.ids])
     mask = torch.ones_like(ids)
     target = 1
