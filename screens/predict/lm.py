@@ -154,9 +154,14 @@ def generation_view(gen: Generation, description: str) -> RenderableType:
         parts.append(Text(f"{len(gen.tokens)} tokens… s stops", style="yellow"))
     if gen.tokens and 0 <= at < len(gen.tokens):
         token = gen.tokens[at]
-        head = Text(
-            f"token {at + 1}: {token.text!r} had p {token.probability:.3f}; h/l walk", style="bold"
-        )
+        ended = gen.result is not None and gen.result.stop_reason == "end of text"
+        if token.text:
+            what = repr(token.text)
+        elif ended and at == len(gen.tokens) - 1:
+            what = "the end of text"
+        else:
+            what = "part of a character"
+        head = Text(f"token {at + 1}: {what} had p {token.probability:.3f}; h/l walk", style="bold")
         rows = Text()
         for text, p in token.candidates:
             rows.append(f"{text!r:>16} {p:6.1%} ")

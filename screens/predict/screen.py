@@ -245,7 +245,10 @@ class PredictScreen(LanguageTab):
             mark = "A " if r.run_id == self.model_a else "B " if r.run_id == self.model_b else "  "
             runs.add_option(Option(Text(mark, style="bold") + label, id=r.run_id))
         if self.runs:
-            runs.highlighted = min(highlighted or 0, len(self.runs) - 1)
+            if highlighted is None:  # first shown: on model A
+                ids = [r.run_id for r in self.runs]
+                highlighted = ids.index(self.model_a) if self.model_a in ids else 0
+            runs.highlighted = min(highlighted, len(self.runs) - 1)
 
     def _highlighted_run(self) -> str:
         runs = self.query_one("#pr-runs", OptionList)

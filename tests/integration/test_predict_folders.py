@@ -92,3 +92,19 @@ def test_the_cli_sends_a_relative_folder_absolute(engine: RunningEngine, tmp_pat
     out = wb(engine, "predict", "--run", "./no-such-folder/", "fine", "--json")
     error = json.loads(out.stdout)["error"]
     assert "there is no folder /" in error["message"]
+
+
+def test_an_exported_fitted_run_predicts_as_the_run_does(
+    engine: RunningEngine, tmp_path: Path
+) -> None:
+    from tests.helpers.runs import features_config
+
+    three_splits(engine, tmp_path)
+    assert wb(engine, "train", str(features_config(tmp_path)), "--follow").returncode == 0
+    run_id = wb_json(engine, "runs", "list")[-1]["run_id"]
+    folder = tmp_path / "fitted"
+    wb_json(engine, "runs", "export", run_id, str(folder))
+    by_run = wb_json(engine, "predict", "--run", run_id, *TEXTS)["predictions"]
+    by_folder = wb_json(engine, "predict", "--run", str(folder), *TEXTS)["predictions"]
+    for a, b in zip(by_run, by_folder, strict=True):
+        assert b["probabilities"] == pytest.approx(a["probabilities"], abs=1e-6)
