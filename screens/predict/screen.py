@@ -162,7 +162,7 @@ class PredictScreen(LanguageTab):
                         yield DataTable(id="pr-mistakes", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        self.shell.subscribe_ready(self, lambda _: self.load_runs())
+        self.shell.subscribe_ready(self, self._engine_ready)
         self.shell.subscribe(self, P.RunUpdate, self._run_update)
         self.shell.subscribe(self, P.JobEnded, self._job_ended)
         self.shell.subscribe(self, P.GeneratedTokens, self._tokens, immediate=True)
@@ -198,6 +198,20 @@ class PredictScreen(LanguageTab):
         return self.query_one("#pr-text", Input).value
 
     # ------------------------------------------------------------- runs
+
+    def _engine_ready(self, restarted: bool) -> None:
+        """Back on the engine; one that restarted lost the jobs it was running."""
+        if restarted:
+            gen = self.generation
+            if gen is not None and gen.running:
+                gen.error = "the engine restarted and this generation was lost: enter starts again"
+                self._show_lm()
+                self.refresh_bindings()
+            if self.job_id is not None:
+                self.job_id = None
+                self.notify("the engine restarted and the batch job was lost: p or d again")
+                self._show_batch_head()
+        self.load_runs()
 
     def _run_update(self, event: P.RunUpdate) -> None:
         known = {r.run_id for r in self.runs}

