@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import time
@@ -16,7 +17,20 @@ from screens.tokenizers.grid import GridTab
 from tests.helpers.engine import RunningEngine
 from tests.helpers.screens import shown, wait_for
 from workbench.app import WorkbenchApp
+from workbench.viewstate import view_state_path
 from workbench.widgets.footer import footer_text
+
+
+def inspector_app(engine: RunningEngine) -> WorkbenchApp:
+    """An app on the engine; the first on it compares MiniLM alone to start with, whichever
+    optional tokenizers are installed (SmolLM2's, after make llm), as a fresh install does."""
+    app = WorkbenchApp(engine.home)
+    path = view_state_path(app.endpoint.describe())
+    if path.exists():
+        return app
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"tokenizers.selected": ["minilm-wordpiece"]}))
+    return WorkbenchApp(engine.home)
 
 
 async def open_inspector(pilot, app: WorkbenchApp) -> TokenizerScreen:  # type: ignore[no-untyped-def]
@@ -53,7 +67,7 @@ async def train(pilot, app: WorkbenchApp, name: str, kind: str, dataset: str, vo
 
 
 async def test_it_opens_in_command_mode_and_text_entry_is_explicit(engine: RunningEngine) -> None:
-    app = WorkbenchApp(engine.home)
+    app = inspector_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_inspector(pilot, app)
         area = screen.query_one("#tok-input", TextArea)
@@ -82,7 +96,7 @@ async def test_it_opens_in_command_mode_and_text_entry_is_explicit(engine: Runni
 
 
 async def test_minilm_chips_ids_and_offsets(engine: RunningEngine) -> None:
-    app = WorkbenchApp(engine.home)
+    app = inspector_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_inspector(pilot, app)
         await type_text(pilot, screen, "I love my dog")
@@ -100,7 +114,7 @@ async def test_minilm_chips_ids_and_offsets(engine: RunningEngine) -> None:
 
 
 async def test_train_a_word_tokenizer_and_compare(engine: RunningEngine) -> None:
-    app = WorkbenchApp(engine.home)
+    app = inspector_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_inspector(pilot, app)
         await train(pilot, app, "word-rt", "word", "rotten-tomatoes", "5000")
@@ -139,7 +153,7 @@ def stop_pid(pid: int) -> None:
 async def test_esc_closes_the_training_dialog_when_the_engine_dies_under_its_job(
     engine: RunningEngine,
 ) -> None:
-    app = WorkbenchApp(engine.home)
+    app = inspector_app(engine)
     respawned = 0
     try:
         async with app.run_test(size=(80, 24)) as pilot:
@@ -196,7 +210,7 @@ async def test_esc_closes_the_training_dialog_when_the_engine_dies_under_its_job
 async def test_model_input_grid_shows_each_tokenizer_pages_and_reflows(
     engine: RunningEngine,
 ) -> None:
-    app = WorkbenchApp(engine.home)
+    app = inspector_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_inspector(pilot, app)
         await train(pilot, app, "word-rt", "word", "rotten-tomatoes", "5000")
@@ -249,7 +263,7 @@ async def test_model_input_grid_shows_each_tokenizer_pages_and_reflows(
 
 
 async def test_dataset_view_shows_each_tokenizer_and_encodings(engine: RunningEngine) -> None:
-    app = WorkbenchApp(engine.home)
+    app = inspector_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_inspector(pilot, app)
         await train(pilot, app, "word-rt", "word", "rotten-tomatoes", "5000")
@@ -284,7 +298,7 @@ async def test_dataset_view_shows_each_tokenizer_and_encodings(engine: RunningEn
 async def test_text_comparison_options_and_tab_come_back_after_a_restart(
     engine: RunningEngine,
 ) -> None:
-    app = WorkbenchApp(engine.home)
+    app = inspector_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_inspector(pilot, app)
         await train(pilot, app, "word-rt", "word", "rotten-tomatoes", "5000")
@@ -292,7 +306,7 @@ async def test_text_comparison_options_and_tab_come_back_after_a_restart(
         await pilot.press("i", "p", "w")
         await wait_for(pilot, lambda: screen.options.show_tokens)
         left = (screen.selected, screen.options)
-    app = WorkbenchApp(engine.home)  # a new app on the same engine
+    app = inspector_app(engine)  # a new app on the same engine
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.connected)
         await pilot.press("2")
@@ -306,7 +320,7 @@ async def test_text_comparison_options_and_tab_come_back_after_a_restart(
 
 
 async def test_every_key_in_the_footer_and_the_help_works(engine: RunningEngine) -> None:
-    app = WorkbenchApp(engine.home)
+    app = inspector_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_inspector(pilot, app)
         await pilot.press("question_mark")
@@ -342,7 +356,7 @@ async def test_every_key_in_the_footer_and_the_help_works(engine: RunningEngine)
 
 
 async def test_bad_input_is_calm(engine: RunningEngine, tmp_path: Path) -> None:
-    app = WorkbenchApp(engine.home)
+    app = inspector_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_inspector(pilot, app)
         await type_text(pilot, screen, "")
