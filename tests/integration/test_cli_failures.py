@@ -125,7 +125,13 @@ def test_a_lost_engine_ends_the_wait_at_once(home, tmp_path: Path) -> None:  # t
         t0 = time.monotonic()
         _, stderr = cli.communicate(timeout=30)
         assert time.monotonic() - t0 < 10
-        assert cli.returncode == 1 and "lost the engine while following job" in stderr
+        # killed while following the job, or (on a loaded machine) while the call that
+        # starts it was still on its way: either way a message at once, and exit code 1
+        assert cli.returncode == 1
+        assert (
+            "lost the engine while following job" in stderr
+            or "the engine closed the connection" in stderr
+        ), stderr
     finally:
         stop_engine(proc)
 
