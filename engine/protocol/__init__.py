@@ -9,6 +9,18 @@ Import it as `from engine import protocol as P` and use the names re-exported he
 
 from __future__ import annotations
 
+from engine.protocol.attack import (
+    AttackExample,
+    AttackRecipes,
+    AttackRecipesResult,
+    AttackResult,
+    AttackRun,
+    AttackStep,
+    AttackSummary,
+    RecipeInfo,
+    RecipeSetting,
+    TextChange,
+)
 from engine.protocol.base import (
     Base,
     ErrorInfo,
@@ -168,9 +180,9 @@ from engine.protocol.training import (
     WordScore,
 )
 
-PROTOCOL_VERSION = 6  # 2: one package, tags <domain>.<name>, CatalogChanged; 3: training.predict;
+PROTOCOL_VERSION = 7  # 2: one package, tags <domain>.<name>, CatalogChanged; 3: training.predict;
 # 4: training.predict_batch; 5: explanations in training.predict, training.disagree
-# 6: lm.generate / lm.score
+# 6: lm.generate / lm.score; 7: attack.recipes / attack.run
 
 Call = (
     # system
@@ -231,6 +243,9 @@ Call = (
     # lm
     | Generate
     | ScoreText
+    # attack
+    | AttackRecipes
+    | AttackRun
 )
 
 Result = (
@@ -276,6 +291,8 @@ Result = (
     | RunPlanResult
     # lm
     | GenerateResult
+    | AttackRecipesResult
+    | AttackResult
     | ScoreResult
 )
 
@@ -328,6 +345,13 @@ __all__ = [
     "PROTOCOL_VERSION",
     "SMOLLM2",
     "ArchitectureInfo",
+    "AttackExample",
+    "AttackRecipes",
+    "AttackRecipesResult",
+    "AttackResult",
+    "AttackRun",
+    "AttackStep",
+    "AttackSummary",
     "Base",
     "BatchPredictResult",
     "Call",
@@ -409,6 +433,8 @@ __all__ = [
     "ProjectedPoint",
     "ProjectionResult",
     "ProtocolError",
+    "RecipeInfo",
+    "RecipeSetting",
     "Reply",
     "ReportResult",
     "Request",
@@ -458,6 +484,7 @@ __all__ = [
     "StopReason",
     "StreamEvents",
     "TermValue",
+    "TextChange",
     "TokenCount",
     "TokenStatsResult",
     "TokenView",
