@@ -152,7 +152,6 @@ class AttackResult(Base, tag="attack.result"):
     split: str = ""
     target: str = ""
     step: int = 0  # the checkpoint's step (a run)
-    csv: str = ""  # the CSV written, when asked
     ensemble: list[str] = []  # the other runs that voted with run_id
 
 
@@ -173,9 +172,8 @@ class AttackRun(StartsJob[AttackResult], tag="attack.run"):
     probabilities averaged: black-box recipes only). target "" is untargeted; otherwise the
     class to reach. budget caps the model queries per example (0: the recipe's default).
     settings override the recipe's (attack.recipes lists them; unknown names are refused).
-    trace keeps an embedding-space attack's steps for each example. csv, when given, is an
-    absolute path on the engine's machine where the examples are written in TextAttack's log
-    columns."""
+    trace keeps an embedding-space attack's steps for each example. (The CSV export in
+    TextAttack's log columns is written by the client, from the result's examples.)"""
 
     run_id: str
     recipe: str
@@ -189,5 +187,4 @@ class AttackRun(StartsJob[AttackResult], tag="attack.run"):
     budget: int = 0
     settings: dict[str, SettingValue] = {}
     trace: bool = False
-    csv: str = ""
     ensemble: list[str] = []
