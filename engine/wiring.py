@@ -1,7 +1,8 @@
 """The engine assembled: every domain's service built with what it needs, its handlers bound,
 the server and the device report. The one module that knows every domain.
 
-    store, bus, jobs  ->  datasets -> tokenizers -> embeddings, training  ->  Dispatch -> Server
+    store, bus, jobs  ->  datasets -> tokenizers -> embeddings, training -> lm, attacks
+                      ->  Dispatch -> Server
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from engine import protocol as P
+from engine.attack import handlers as attack_calls
+from engine.attack.service import AttackService
 from engine.core import system
 from engine.core.calls import Dispatch
 from engine.core.catalog import Changes
@@ -49,6 +52,7 @@ class Services:
     embeddings: EmbeddingService
     training: TrainingService
     lm: LanguageModels
+    attacks: AttackService
 
 
 def build_services(
@@ -71,7 +75,10 @@ def build_services(
     )
     lm = LanguageModels(training.book, training.runs_dir, training.trained_run, publish)
     bus.listen(P.CatalogChanged, _forget_deleted_runs(lm))
-    return Services(datasets, tokenizers, embeddings, training, lm)
+    attacks = AttackService(
+        training.predictions.classifier, training.predictions.config_of, datasets
+    )
+    return Services(datasets, tokenizers, embeddings, training, lm, attacks)
 
 
 def _forget_changed_datasets(tokenizers: TokenizerService) -> Callable[[P.CatalogChanged], None]:
@@ -96,6 +103,7 @@ def mount(dispatch: Dispatch, services: Services) -> None:
     dispatch.mount(embedding_calls.calls, services.embeddings)
     dispatch.mount(training_calls.calls, services.training)
     dispatch.mount(lm_calls.calls, services.lm)
+    dispatch.mount(attack_calls.calls, services.attacks)
 
 
 class Engine:

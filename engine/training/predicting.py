@@ -88,6 +88,10 @@ class Predictions:
             predictions=predictions,
         )
 
+    def classifier(self, name: str) -> tuple[models.TrainedModel, int, str]:
+        """What predicts for a run id or folder path (see _model): attacks read it too."""
+        return self._model(name)
+
     def _model(self, name: str) -> tuple[models.TrainedModel, int, str]:
         """(the classifier a run id or a folder path names, the tokens it reads of a text,
         which weights: "best", "latest" while the run trains, or "folder")."""

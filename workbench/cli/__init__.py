@@ -2,7 +2,7 @@
 
 Each subcommand talks to the same engine as the app (starting a local one if needed) and prints
 a table, or JSON with --json. One module per domain: system (the engine itself), datasets,
-tokenizers, embeddings, training, predict, generate (generate and score).
+tokenizers, embeddings, training, predict, generate (generate and score), attack.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command")
     from workbench.cli import (
+        attack,
         datasets,
         embeddings,
         generate,
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         training,
     )
 
-    for module in (system, datasets, tokenizers, embeddings, training, predict, generate):
+    for module in (system, datasets, tokenizers, embeddings, training, predict, generate, attack):
         module.add_parser(sub)
     return parser
 
