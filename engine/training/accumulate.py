@@ -5,6 +5,9 @@ and divided by the whole batch's target count) is backpropagated in turn, so the
 those of the batch's mean loss. Out of memory halves the micro-batch and doubles the
 accumulation (the effective batch stays the same) and retries the same batch; when a
 micro-batch is down to one text, the step fails with that reason instead.
+
+With adversarial PGD (engine.training.adversarial.EmbeddingPGD) each micro-batch's loss is
+(1 - ratio) * its clean loss + ratio * its loss on the PGD-perturbed token vectors.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -19,6 +23,9 @@ from engine.training.control import Callbacks
 from engine.training.data import Batch
 from engine.training.losses import loss_sum, target_count
 from engine.training.resume import LoopState
+
+if TYPE_CHECKING:
+    from engine.training.adversarial import EmbeddingPGD
 
 FaultHook = Callable[[int, int], None]  # (step, rows) before each micro-batch's forward pass
 AMP = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -41,6 +48,7 @@ class BatchGradients:
         loop: LoopState,
         callbacks: Callbacks,
         fault_hook: FaultHook | None = None,
+        adversary: EmbeddingPGD | None = None,
     ) -> None:
         self.forward = forward
         self.task = task
@@ -52,6 +60,7 @@ class BatchGradients:
         self.loop = loop
         self.callbacks = callbacks
         self.fault_hook = fault_hook
+        self.adversary = adversary
 
     def __call__(self, batch: Batch) -> tuple[float, int] | str:
         """Gradients of the batch's mean loss: (loss, computed tokens), or why the step fails."""
@@ -87,13 +96,21 @@ class BatchGradients:
             if self.amp is not None
             else contextlib.nullcontext()
         )
-        for micro in batch.split(self.loop.accumulation):
+        adversary = self.adversary
+        for part, micro in enumerate(batch.split(self.loop.accumulation)):
             if self.fault_hook is not None:
                 self.fault_hook(self.loop.step + 1, micro.size)
             micro = micro.to(self.device)
             with amp:
+                if adversary is not None:
+                    delta = adversary.delta(micro, self.loop.step + 1, part)
                 logits = self.forward(micro.input_ids, micro.attention_mask)
+                if adversary is not None:
+                    adv_logits = adversary.logits(micro, delta)
             loss = loss_sum(self.task, logits, micro) / count
+            if adversary is not None:
+                r = adversary.ratio
+                loss = (1 - r) * loss + r * loss_sum(self.task, adv_logits, micro) / count
             (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
             total += loss.detach()
             computed += micro.computed_tokens

@@ -13,7 +13,7 @@ from engine.core.errors import EngineError
 from engine.datasets.service import DatasetService
 from engine.models import service as models
 from engine.tokenizers.service import TokenizerService
-from engine.training.config import RunConfig, TrainConfig
+from engine.training.config import RunConfig, TrainConfig, fitted_refusal
 
 VectorTable = Callable[[str], Any]  # name -> a static table with .vector(word) and .dim
 
@@ -38,6 +38,10 @@ class ConfigChecks:
                 task=spec.task,
                 has_validation=cfg.validation_split is not None,
             )
+        else:
+            refused = fitted_refusal(cfg.arch, cfg.train)
+            if refused:
+                raise EngineError(refused, hint="leave adversarial and robust_every out of [train]")
         for split in filter(None, (cfg.train_split, cfg.validation_split)):
             if self.datasets.split_rows(cfg.dataset, split) == 0:
                 raise EngineError(

@@ -20,6 +20,13 @@ OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("constant", "linear", "cosine")
 METRICS = ("accuracy", "macro_f1", "loss", "perplexity")
 PRECISIONS = ("fp32", "bf16", "fp16")
+ADVERSARIAL = ("none", "pgd", "augment")  # how adversarial examples join training
+ADV_RECIPES = ("charedit", "wordsub")  # the discrete attacks "augment" makes on the fly
+ADV_NORMS = ("inf", "2")
+ROBUST_RECIPES = ("pgd", "charedit", "wordsub")  # what robust_every attacks the slice with
+MAX_ADV_EPSILON = 10.0  # relative: a multiple of the token table's typical size
+MAX_ADV_STEPS = 1000
+MAX_ROBUST_N = 10_000
 LOWER_IS_BETTER = frozenset({"loss", "perplexity"})
 MAX_EPOCHS = 1_000_000
 MAX_STEPS = 10**12
@@ -132,6 +139,24 @@ class TrainConfig:
     keep_checkpoints: int = 2  # most recent ones kept, besides the best
     compile: bool = False
     bucketing: bool = True
+    # adversarial training (classifiers): "pgd" perturbs the embeddings of each batch's real
+    # tokens within adv_epsilon (relative to the token table's size) in adv_steps steps and
+    # mixes losses: (1 - adv_ratio) * clean + adv_ratio * adversarial; "augment" replaces a
+    # share adv_ratio of each batch's examples by adv_recipe attacks made with the current
+    # model (adv_budget queries each), trained on with their true labels
+    adversarial: str = "none"
+    adv_ratio: float = 0.5
+    adv_epsilon: float = 0.05  # also the ball of robust_recipe "pgd"
+    adv_steps: int = 3  # also robust_recipe "pgd"'s
+    adv_norm: str = "inf"
+    adv_recipe: str = "charedit"
+    adv_budget: int = 50  # also robust_recipe charedit/wordsub's
+    # robustness while training: every robust_every steps (0: off) the first robust_n rows of
+    # the validation split are attacked with robust_recipe (eval mode): robust_accuracy and
+    # attack_success_rate (shares, as accuracy is) join the run's metrics
+    robust_every: int = 0
+    robust_recipe: str = "pgd"
+    robust_n: int = 50
 
     def validate(
         self,
@@ -157,8 +182,40 @@ class TrainConfig:
                 )
         if not has_validation and self.early_stopping_patience > 0:
             problems.append("early stopping needs validation data; set its patience to 0")
+        if not has_validation and self.robust_every > 0:
+            problems.append(
+                "robust_every attacks rows of the validation split and there is none; "
+                "set a validation split or robust_every = 0"
+            )
+        if task is not None and task != "classify":
+            for what in self.attack_uses():
+                problems.append(
+                    f"{what} applies only to classifiers (an attack flips a class); "
+                    "a language model trains without it"
+                )
         if problems:
             raise EngineError("; ".join(problems), hint="fix the training settings")
+
+    def attack_uses(self) -> list[str]:
+        """The settings that make the run attack its model: "adversarial pgd", "robust_every"."""
+        out = []
+        if self.adversarial != "none":
+            out.append(f"adversarial {self.adversarial}")
+        if self.robust_every > 0:
+            out.append("robust_every")
+        return out
+
+    @property
+    def needs_door(self) -> bool:
+        """Whether training reaches the model's embeddings (PGD in embedding space)."""
+        return self.adversarial == "pgd" or (self.robust_every > 0 and self.robust_recipe == "pgd")
+
+    @property
+    def needs_texts(self) -> bool:
+        """Whether training attacks texts (discrete recipes read and edit the words)."""
+        return self.adversarial == "augment" or (
+            self.robust_every > 0 and self.robust_recipe != "pgd"
+        )
 
     @property
     def higher_is_better(self) -> bool:
@@ -232,7 +289,45 @@ def _problems(c: TrainConfig) -> list[str]:
     at_least("eval every (steps)", c.eval_every, 0)
     at_least("checkpoint every (steps)", c.checkpoint_every, 0)
     at_least("checkpoints kept", c.keep_checkpoints, 1)
+    one_of("adversarial", c.adversarial, ADVERSARIAL)
+    if not (math.isfinite(c.adv_ratio) and 0 < c.adv_ratio <= 1):
+        out.append(
+            f"adv_ratio must be above 0 and at most 1 (the adversarial share), got {c.adv_ratio}"
+        )
+    if not (math.isfinite(c.adv_epsilon) and 0 < c.adv_epsilon <= MAX_ADV_EPSILON):
+        out.append(
+            f"adv_epsilon must be above 0 and at most {MAX_ADV_EPSILON:g} (relative to the "
+            f"token table's size), got {c.adv_epsilon}"
+        )
+    at_least("adv_steps", c.adv_steps, 1)
+    at_most("adv_steps", c.adv_steps, MAX_ADV_STEPS)
+    one_of("adv_norm", c.adv_norm, ADV_NORMS)
+    one_of("adv_recipe", c.adv_recipe, ADV_RECIPES)
+    at_least("adv_budget", c.adv_budget, 1)
+    at_least("robust_every (steps)", c.robust_every, 0)
+    one_of("robust_recipe", c.robust_recipe, ROBUST_RECIPES)
+    at_least("robust_n", c.robust_n, 1)
+    at_most("robust_n", c.robust_n, MAX_ROBUST_N)
     return out
+
+
+def fitted_refusal(arch: str, train: dict[str, Any]) -> str | None:
+    """Why a fitted (not trained) model cannot take the attack settings of [train], or None."""
+    asked = []
+    mode = train.get("adversarial", "none")
+    if mode not in (None, "none"):
+        asked.append(f"adversarial = {mode!r}")
+    every = train.get("robust_every", 0)
+    if isinstance(every, int | float) and not isinstance(every, bool) and every > 0:
+        asked.append("robust_every")
+    if not asked:
+        return None
+    return (
+        f"{arch} is fitted in one go, not trained step by step, so {' and '.join(asked)} "
+        "cannot apply (no training steps to attack); attack the fitted run afterwards with a "
+        "black-box recipe (charedit, wordsub), or train a network (embedding-bag, cnn, ...) "
+        "for pgd or augment"
+    )
 
 
 # One line each, for the model builder's help on the [train] fields.
@@ -258,24 +353,44 @@ TRAIN_HELP: dict[str, str] = {
     "keep_checkpoints": "recent checkpoints kept besides the best",
     "compile": "torch.compile the model (slow start, faster steps on a GPU)",
     "bucketing": "batch texts of similar length so padding is small",
+    "adversarial": "adversarial training: none, pgd (embedding space) or augment (attacked texts)",
+    "adv_ratio": "pgd: weight of the adversarial loss; augment: share of each batch attacked",
+    "adv_epsilon": "PGD ball radius, relative to the token table's size (training, robust pgd)",
+    "adv_steps": "PGD steps per batch (training and robust pgd)",
+    "adv_norm": "PGD norm: inf (each coordinate) or 2 (each token's vector); robust pgd too",
+    "adv_recipe": "augment: the discrete attack made on the fly",
+    "adv_budget": "model queries per attacked text (augment, robust charedit/wordsub)",
+    "robust_every": "attack validation rows every N steps: robust accuracy; 0 off",
+    "robust_recipe": "the attack robust_every measures with",
+    "robust_n": "the first N validation rows robust_every attacks",
 }
 TRAIN_CHOICES = {
     "optimizer": OPTIMIZERS,
     "schedule": SCHEDULES,
     "metric": METRICS,
     "precision": PRECISIONS,
+    "adversarial": ADVERSARIAL,
+    "adv_norm": ADV_NORMS,
+    "adv_recipe": ADV_RECIPES,
+    "robust_recipe": ROBUST_RECIPES,
 }
 
 
 # When a setting does the trainer any good (SettingSpec.applies_when): SGD's momentum is not
 # read by AdamW; with no validation split nothing is evaluated, so no metric picks a best
 # checkpoint and nothing stops early. Warmup is kept for every schedule: "constant" warms up
-# too, then holds the rate (engine.training.optim.lr_factor).
+# too, then holds the rate (engine.training.optim.lr_factor). The PGD ball (adv_epsilon, adv_steps,
+# adv_norm) and adv_budget serve robust_every's attacks too, so they are always shown.
 TRAIN_APPLIES: dict[str, dict[str, list[str]]] = {
     "momentum": {"optimizer": ["sgd"]},
     "metric": {"data.validation_split": ["*"]},
     "eval_every": {"data.validation_split": ["*"]},
     "early_stopping_patience": {"data.validation_split": ["*"]},
+    "adv_ratio": {"adversarial": ["pgd", "augment"]},
+    "adv_recipe": {"adversarial": ["augment"]},
+    "robust_every": {"data.validation_split": ["*"]},
+    "robust_recipe": {"data.validation_split": ["*"]},
+    "robust_n": {"data.validation_split": ["*"]},
 }
 
 

@@ -25,6 +25,11 @@ class Callbacks:
     def on_eval(self, step: int, epoch: int, eval_metrics: dict[str, Any]) -> None:
         """After each evaluation: EvalResult.to_dict() plus 'best' (bool)."""
 
+    def on_robust(self, step: int, epoch: float, metrics: dict[str, float]) -> None:
+        """After each robustness check (robust_every): robust_accuracy, attack_success_rate,
+        robust_clean_accuracy (shares of the slice), examples and seconds; epoch is the
+        epoch reached, as on_eval's."""
+
     def before_checkpoint(self, step: int) -> None:
         """Just before a checkpoint of step is written: whatever the run recorded up to step
         must be kept now (a run resumed from this checkpoint repeats only what comes after)."""

@@ -120,7 +120,10 @@ class TrainingWork:
             except Stopped:
                 return "stopped", "stopped before training began"
             trainable, frozen = models.param_counts(model)
-            trainer = Trainer(model, train, val, train_cfg, run_dir, device, recorder, control)
+            side = self.text_side(cfg, train_cfg, run_dir, tok, pad_id, labels)
+            trainer = Trainer(
+                model, train, val, train_cfg, run_dir, device, recorder, control, text_side=side
+            )
             recorder.total_steps = int(trainer.total_steps)
             self.book.update(
                 run_id,
@@ -146,6 +149,39 @@ class TrainingWork:
         # no duration here: this segment's time disagrees with the run's after a resume; the
         # run's trained and wall times are in its record
         return "finished", f"{how} at step {result.step}; {best}".strip("; ")
+
+    def text_side(
+        self,
+        cfg: RunConfig,
+        train_cfg: TrainConfig,
+        run_dir: Path,
+        tok: Any,
+        pad_id: int,
+        labels: list[str] | None,
+    ) -> Any:
+        """What the run's attacks read beside the ids (engine.training.adversarial.TextSide):
+        the tokenizer, classes and, where a discrete attack reads them, the texts of the
+        training or validation rows, in the examples' order. None when nothing is attacked."""
+        from engine.training.adversarial import TextSide
+
+        if not train_cfg.attack_uses() or not labels:
+            return None
+        train_texts = val_texts = None
+        if train_cfg.adversarial == "augment":
+            train_texts = self.labelled(cfg, cfg.train_split, labels)[0]
+        if train_cfg.robust_every > 0 and train_cfg.robust_recipe != "pgd" and cfg.validation_split:
+            val_texts = self.labelled(cfg, cfg.validation_split, labels)[0]
+        return TextSide(
+            tokenizer=tok,
+            labels=list(labels),
+            arch=cfg.arch,
+            params=dict(cfg.model),
+            max_length=cfg.max_length,
+            pad_id=pad_id,
+            train_texts=train_texts,
+            val_texts=val_texts,
+            run_dir=run_dir,
+        )
 
     def score_test(
         self,

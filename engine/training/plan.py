@@ -24,7 +24,7 @@ from engine import protocol as P
 from engine.core.device import best_device, free_memory
 from engine.core.errors import EngineError
 from engine.models import service as models
-from engine.training.config import RunConfig, TrainConfig, train_specs
+from engine.training.config import RunConfig, TrainConfig, fitted_refusal, train_specs
 
 if TYPE_CHECKING:
     from engine.training.checks import ConfigChecks
@@ -190,6 +190,15 @@ class Planner:
             found, checked = _check_fields("train", cfg.train, check_train)
             problems += found
             train_cfg = checked or TrainConfig()
+        elif spec is not None:
+            refused = fitted_refusal(cfg.arch, cfg.train)
+            if refused:
+                key = "adversarial" if "adversarial" in refused else "robust_every"
+                problems.append(
+                    P.FieldProblem(
+                        f"train.{key}", refused, "leave adversarial and robust_every out of [train]"
+                    )
+                )
 
         if tok is not None and model_cfg is not None:  # after the model: its folder is checked
             try:

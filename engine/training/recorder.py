@@ -13,6 +13,8 @@ from engine.training.runs import RunBook
 
 FLUSH_SECONDS = 0.25  # metric points reach clients and SQLite in batches this often
 STORE_SECONDS = 2.0  # and the run's step, epoch and time trained this often
+# robust_every's series (shares of the attacked slice, as val_accuracy is)
+ROBUST_SERIES = ("robust_accuracy", "attack_success_rate", "robust_clean_accuracy")
 
 
 class RunRecorder(Callbacks):
@@ -67,6 +69,16 @@ class RunRecorder(Callbacks):
                 self.point(f"val_{name}", step, epoch, float(value))
         self.flush()
         self.book.evaluated(self.run_id, step, epoch, data)
+
+    def on_robust(self, step: int, epoch: float, metrics: dict[str, float]) -> None:
+        seconds = metrics.get("seconds")
+        if isinstance(seconds, float) and seconds > 0:
+            self.active += seconds
+        for name in ROBUST_SERIES:
+            value = metrics.get(name)
+            if isinstance(value, float | int) and not isinstance(value, bool):
+                self.point(name, step, epoch, float(value))
+        self.flush()
 
     def before_checkpoint(self, step: int) -> None:
         self.flush()  # stored before the checkpoint exists: resuming from it loses nothing

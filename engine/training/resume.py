@@ -148,6 +148,8 @@ class Checkpointer:
 
     def _report_changes(self, saved: dict[str, Any]) -> None:
         now = self.config.to_dict()
+        # a setting added since the checkpoint was written had its default then
+        saved = {**TrainConfig().to_dict(), **saved}
         changed = [k for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
         if changed:
             level = "warning" if set(changed) & set(ORDER_KEYS) else "info"

@@ -20,6 +20,13 @@ import torch
 
 from engine.core.errors import Cancelled, JobContext, NullContext
 from engine.training.accumulate import AMP, BatchGradients, FaultHook
+from engine.training.adversarial import (
+    EmbeddingPGD,
+    RobustCheck,
+    TextAugmenter,
+    TextSide,
+    check_adversarial,
+)
 from engine.training.checkpoint import write_json
 from engine.training.config import TrainConfig
 from engine.training.control import Callbacks, Control
@@ -42,6 +49,9 @@ class Trainer:
     evaluations, the best so far and early stopping are Validation's. fault_hook(step, rows) is
     called before each micro-batch's forward pass; tests raise torch.OutOfMemoryError from it to
     exercise the out-of-memory guard.
+
+    text_side (the run's tokenizer, class names and texts) serves the attacks on text:
+    adversarial = "augment" and robust_recipe charedit/wordsub (engine.training.adversarial).
     """
 
     def __init__(
@@ -55,6 +65,7 @@ class Trainer:
         callbacks: Callbacks | None = None,
         control: Control | None = None,
         fault_hook: FaultHook | None = None,
+        text_side: TextSide | None = None,
     ) -> None:
         self.model = model
         self.train = train
@@ -66,12 +77,14 @@ class Trainer:
         self.callbacks = callbacks or Callbacks()
         self.control = control or Control()
         self.fault_hook = fault_hook
+        self.text_side = text_side
         self.task = str(getattr(model, "task", ""))
         self._total: int | None = None
 
     def check(self) -> None:
         """Refuse a run that cannot work (config, device, task, data), with a EngineError."""
         check_setup(self.model, self.train, self.val, self.config, self.device)
+        check_adversarial(self.model, self.config, self.text_side)
 
     # --- the run
 
@@ -121,9 +134,20 @@ class Trainer:
             self.loop,
             self.callbacks,
             self.fault_hook,
+            self._adversary(),
         )
         self.validation = Validation(
             self.model, self.val, cfg, self.device, self.amp, self.checkpoints, self.callbacks
+        )
+        self.augmenter = (
+            TextAugmenter(self.model, cfg, self.text_side, self.device)
+            if cfg.adversarial == "augment" and self.text_side is not None
+            else None
+        )
+        self.robust = (
+            RobustCheck(self.model, self.val, cfg, self.device, self.text_side, self._special_ids())
+            if cfg.robust_every > 0 and self.val is not None
+            else None
         )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         write_json(self.run_dir / "config.json", cfg.to_dict())
@@ -143,6 +167,15 @@ class Trainer:
             self._checkpoint()
         self._finish(started)
         return self.result
+
+    def _special_ids(self) -> set[int]:
+        side = self.text_side
+        return side.special_ids() if side is not None else {self.train.pad_id}
+
+    def _adversary(self) -> EmbeddingPGD | None:
+        if self.config.adversarial != "pgd":
+            return None
+        return EmbeddingPGD(self.model, self.config, self._special_ids())
 
     def _finish(self, started: float) -> None:
         self.result.step = self.loop.step
@@ -236,6 +269,8 @@ class Trainer:
         cfg = self.config
         loop = self.loop
         lr = float(self.optimizer.param_groups[0]["lr"])
+        if self.augmenter is not None:
+            batch = self.augmenter(batch, loop.step + 1)
         outcome = self.gradients(batch)
         if isinstance(outcome, str):
             return outcome
@@ -306,6 +341,8 @@ class Trainer:
         )
         if self.validation.due(step, last, epoch_end):
             improved, stop = self.validation.run(self.loop, self.result, progress)
+        if self.robust is not None and self.robust.due(step):
+            self.callbacks.on_robust(step, progress, self.robust.run(step))
         due_ckpt = (
             improved
             or (cfg.checkpoint_every > 0 and step % cfg.checkpoint_every == 0)

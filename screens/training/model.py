@@ -29,7 +29,14 @@ PLOTS = [
     PlotKind("perplexity", ["val_perplexity"], "perplexity (e^loss)"),
     PlotKind("learning rate", ["lr"], "learning rate"),
     PlotKind("gradient norm", ["grad_norm"], "gradient L2 norm"),
+    PlotKind(
+        "robust accuracy",
+        ["robust_accuracy", "val_accuracy", "attack_success_rate"],
+        "share right under attack",
+    ),
 ]
+ROBUST_PLOT = len(PLOTS) - 1  # drawn beside the chosen plot when a run measures it
+ROBUST_SERIES = "robust_accuracy"  # what [train] robust_every records
 AXES = ["step", "epoch", "time"]
 SMOOTHING = [0.0, 0.6, 0.9, 0.98]
 LIVE = ("queued", "running", "paused")
@@ -215,6 +222,10 @@ class PlotSettings:
     @property
     def series_names(self) -> list[str]:
         return self.kind.series
+
+    def robust(self) -> PlotSettings:
+        """The robust accuracy panel's settings: this plot's axis and smoothing, linear."""
+        return PlotSettings(ROBUST_PLOT, self.axis, self.smoothing, False)
 
     def cycle_plot(self) -> None:
         self.plot_index = (self.plot_index + 1) % len(PLOTS)

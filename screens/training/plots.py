@@ -3,6 +3,7 @@ the plot, never over it) and the value readout of the cursor."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.style import Style
@@ -72,7 +73,9 @@ def make_plot(**kw: Any) -> PlotextPlot:
 
 
 class PlotsTab(TabPane):
-    """#tr-plot-opts over #tr-plot (mounted after the first paint), #tr-legend, #tr-readout."""
+    """#tr-plot-opts over #tr-plot (mounted after the first paint), then the robust accuracy
+    panel (#tr-robust-title over #tr-robust-plot, shown only for runs that measure it:
+    [train] robust_every), #tr-legend, #tr-readout."""
 
     class Ready(Message):
         """The plot is mounted: draw it."""
@@ -82,9 +85,12 @@ class PlotsTab(TabPane):
         self._legend: Text | None = None
         self._readout = ""
         self._opts = ""
+        self._robust = ""
+        self.robust_shown = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="tr-plot-opts")
+        yield Static("", id="tr-robust-title")
         yield Static("", id="tr-legend")
         yield Static("", id="tr-readout")
 
@@ -94,6 +100,7 @@ class PlotsTab(TabPane):
     def _mount_plot(self) -> None:
         # plotext loads after the first paint
         self.mount(make_plot(id="tr-plot"), after=self.query_one("#tr-plot-opts"))
+        self.mount(make_plot(id="tr-robust-plot"), after=self.query_one("#tr-robust-title"))
         self.post_message(self.Ready())
 
     @property
@@ -106,6 +113,33 @@ class PlotsTab(TabPane):
         """How many points across the plot has room for (lines are thinned to this)."""
         plot = self.plot
         return max(plot.size.width - 12, 20) if plot else 20
+
+    @property
+    def robust_plot(self) -> PlotextPlot | None:
+        found = self.query("#tr-robust-plot")
+        return cast("PlotextPlot", found.first()) if found else None
+
+    def draw_robust(self, spec: PlotSpec | None) -> None:
+        """The robust accuracy panel under the plot: spec's lines with their legend on its
+        title line; hidden when spec is None (no run drawn measures robustness)."""
+        plot = self.robust_plot
+        shown = spec is not None and plot is not None
+        title = self.query_one("#tr-robust-title", Static)
+        if shown != self.robust_shown:
+            self.robust_shown = shown
+            title.display = shown
+            if plot is not None:
+                plot.display = shown
+        if spec is None or plot is None:
+            return
+        # no axis titles: the title line says what it is, and the row goes to the lines
+        apply_spec(plot.plt, dataclasses.replace(spec, xlabel="", ylabel=""))
+        plot.refresh()
+        text = Text(f"{spec.title}  ", style="bold", no_wrap=True, overflow="ellipsis")
+        text.append_text(legend(spec))
+        if text.plain != self._robust:
+            self._robust = text.plain
+            title.update(text)
 
     def show_options(self, line: str) -> None:
         if line != self._opts:

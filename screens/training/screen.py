@@ -28,6 +28,8 @@ from screens.training.dialogs import (
 )
 from screens.training.model import (
     LIVE,
+    ROBUST_PLOT,
+    ROBUST_SERIES,
     PlotSettings,
     RunHistory,
     best_eval,
@@ -38,7 +40,7 @@ from screens.training.model import (
     wall_seconds,
 )
 from screens.training.plots import PlotsTab
-from screens.training.plotspec import cursor_stops, move_cursor, plot_spec, readout
+from screens.training.plotspec import PlotSpec, cursor_stops, move_cursor, plot_spec, readout
 from screens.training.runs import RunsPane
 from screens.training.runtable import next_sort_key, table_runs
 from screens.training.stats import RunStats, run_line, speed_line
@@ -400,11 +402,21 @@ class TrainingScreen(RunControls):
         best = self._best_step()
         spec = plot_spec(self.history, runs, names, self.plot, tab.buckets, best, self.cursor_step)
         tab.draw(spec, self.plot.describe(len(self.overlay)))
+        tab.draw_robust(self._robust_spec(runs, names, tab.buckets))
         parts: list[str] = []
         if self.cursor_step is not None:
             parts = readout(self.history, runs, names, self.plot, self.cursor_step)
         tab.show_readout(parts)
         self.redraws += 1
+
+    def _robust_spec(self, runs: list[str], names: dict[str, str], width: int) -> PlotSpec | None:
+        """The robust accuracy panel's plot, when a run drawn measures it (robust_every) and
+        the chosen plot is another one."""
+        if self.plot.plot_index == ROBUST_PLOT:
+            return None
+        if not any(self.history.points(r, ROBUST_SERIES) for r in runs):
+            return None
+        return plot_spec(self.history, runs, names, self.plot.robust(), width)
 
     def _best_step(self) -> int | None:
         run = self.runs.get(self.selected or "")
