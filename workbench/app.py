@@ -43,6 +43,7 @@ SCREENS: list[tuple[str, str, str, str]] = [
     ("builder", "4", "Model", "screens.builder:BuilderScreen"),
     ("training", "5", "Training", "screens.training:TrainingScreen"),
     ("predict", "6", "Predict", "screens.predict:PredictScreen"),
+    ("attack", "7", "Attack", "screens.attack:AttackScreen"),
 ]
 _loaded: dict[str, type[WorkbenchScreen]] = {}
 _SCREENS_DIR = Path(__file__).resolve().parents[1] / "screens"

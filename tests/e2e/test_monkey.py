@@ -31,7 +31,7 @@ KEYS = int(os.environ.get("MONKEY_KEYS", "1500"))  # per size
 SEED = int(os.environ.get("MONKEY_SEED", "0")) or random.randrange(1, 10**6)
 HANG_SECONDS = 20.0
 NEVER = {"ctrl+q", "ctrl+c", "ctrl+z", "q"}  # they quit: the monkey would end itself
-SCREENS = list("123456")
+SCREENS = list("1234567")
 NAMED = [
     "escape", "tab", "shift+tab", "enter", "space", "up", "down", "left", "right",
     "pageup", "pagedown", "home", "end", "j", "k", "g", "G", "question_mark", "slash",

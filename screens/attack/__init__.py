@@ -1,0 +1,5 @@
+"""Screen 7: adversarial attacks on a trained classifier."""
+
+from screens.attack.screen import AttackScreen
+
+__all__ = ["AttackScreen"]
