@@ -146,8 +146,14 @@ def test_one_text_targeted_ensemble_and_side_by_side(
     assert "Attack success rate:" in text.stdout and "Avg num queries:" in text.stdout
 
 
-def test_bad_attacks_are_refused_with_what_to_do(engine: RunningEngine, run_id: str) -> None:
+def test_bad_attacks_are_refused_with_what_to_do(
+    engine: RunningEngine, run_id: str, tmp_path: Path
+) -> None:
     base = ("attack", "--run", run_id)
+    kept = tmp_path / "kept.csv"
+    kept.write_text("mine\n")
+    e = _error(engine, *base, "--recipe", "charedit", "--csv", str(kept))
+    assert "is there already" in e["message"] and kept.read_text() == "mine\n"
     e = _error(engine, *base, "--recipe", "nope")
     assert "no attack recipe 'nope'" in e["message"] and "charedit" in e["hint"]
     e = _error(engine, *base, "--recipe", "charedit", "--budget", "0")

@@ -79,9 +79,7 @@ def _show(res: P.AttackResult) -> None:
 
 def _side_by_side(a: P.AttackResult, b: P.AttackResult) -> None:
     out.print(f"{a.recipe}: A is {a.description}; B is {b.description}", highlight=False)
-    left = dict(attack_report.summary_rows(a.summary))
-    right = dict(attack_report.summary_rows(b.summary))
-    rows = [[name, left[name], right.get(name, "")] for name in left]
+    rows = [list(r) for r in attack_report.side_by_side(a.summary, b.summary)]
     out.print(table("attack results, side by side", ["", "A", "B"], rows))
 
 
@@ -148,6 +146,9 @@ def cmd_attack(args: argparse.Namespace) -> int:
         return fail(args, "usage", f"--set takes NAME=VALUE, got '{exc}'", "e.g. --set epsilon=0.5")
     run_id = _model_name(args.run)
     csv_path = Path(args.csv).expanduser().absolute() if args.csv else None
+    if csv_path is not None and (csv_path.exists() or not csv_path.parent.is_dir()):
+        why = "is there already" if csv_path.exists() else "is in a folder that is not there"
+        return fail(args, "bad_input", f"the CSV file {csv_path} {why}", "name a new file")
 
     async def go(client: EngineClient) -> int:
         title = f"{args.recipe} against {args.run}"
