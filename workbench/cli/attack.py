@@ -66,9 +66,11 @@ def _show(res: P.AttackResult) -> None:
     out.print(table("attack results", ["", ""], rows))
     won = [e for e in res.examples if e.result_type == "Successful"]
     for e in won[:SHOWN]:
+        before = e.original_probabilities[res.labels.index(e.original_output)]
+        after = e.perturbed_probabilities[res.labels.index(e.perturbed_output)]
         out.print(
-            f"[dim]row {e.row}[/] {escape(e.original_output)} ({e.original_score:.2f}) -> "
-            f"{escape(e.perturbed_output)} ({e.perturbed_score:.2f}) · {e.num_queries} queries",
+            f"[dim]row {e.row}[/] {escape(e.original_output)} {before:.2f} -> "
+            f"{escape(e.perturbed_output)} {after:.2f} · {e.num_queries} queries",
             highlight=False,
         )
         out.print("  " + marked(e.original_text[:400], e.changes, new=False), highlight=False)
