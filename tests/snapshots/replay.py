@@ -195,6 +195,9 @@ SCENARIOS: dict[str, list[str]] = {
     "predict": ["6"],
     "predict-explained": ["6", "x"],
     "predict-history": ["6", "y"],
+    "attack": ["7"],
+    "attack-summary": ["7", "r", "r", "r", "r", "b"],
+    "attack-examples": ["7", "r", "r", "r", "r", "b", "v"],
     "help": ["5", "question_mark"],
     "jobs": ["J"],
 }

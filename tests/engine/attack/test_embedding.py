@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from art.attacks.evasion import CarliniL2Method, FastGradientMethod, ProjectedGradientDescent
+from art.estimators.classification import PyTorchClassifier
 from torch import nn
 
 from engine.attack import recipes
@@ -20,14 +22,6 @@ from engine.attack.victim import Victim
 from engine.core.errors import EngineError
 from tests.helpers.attack import test_examples as held_out
 from tests.helpers.attack import victim
-
-art = pytest.importorskip("art")
-from art.attacks.evasion import (  # noqa: E402
-    CarliniL2Method,
-    FastGradientMethod,
-    ProjectedGradientDescent,
-)
-from art.estimators.classification import PyTorchClassifier  # noqa: E402
 
 
 class FromEmbeddings(nn.Module):
