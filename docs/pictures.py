@@ -32,6 +32,7 @@ PICTURES = {  # the picture's name: the scenario it shows
     "builder": "builder",
     "training": "training-plots",
     "predict": "predict-explained",
+    "attack": "attack-summary",
 }
 
 

@@ -16,6 +16,8 @@ import numpy as np
 
 from engine import protocol as P
 from engine.attack import judge, recipes
+from engine.attack.discrete import perturb_texts
+from engine.attack.embedding import epsilon_scale, pgd_perturb
 from engine.attack.goal import Goal, GoalFunction
 from engine.attack.recipes import Example, Recipe
 from engine.attack.victim import Victim
@@ -23,6 +25,10 @@ from engine.core.errors import EngineError
 from engine.core.jobs import Job
 from engine.datasets.service import DatasetService
 from engine.models import service as models
+
+__all__ = ["AttackService", "Victim", "epsilon_scale", "perturb_texts", "pgd_perturb"]
+# what other domains use (training's adversarial training and robustness checks): the victim,
+# embedding-space PGD with its epsilon unit, and discrete adversarial texts
 
 MAX_EXAMPLES = 1_000  # examples one attack job takes
 MAX_TEXT_CHARS = 5_000  # characters of an attacked text (a split's longer ones are cut)

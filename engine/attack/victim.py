@@ -19,7 +19,6 @@ from torch import Tensor
 
 from engine.core.errors import EngineError
 from engine.models import service as models
-from engine.models.loading import probabilities_of_ids, read_limit
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ class Victim:
         self.tokenizer: Any = (
             getattr(first.model, "tokenizer", None) if fit else None
         ) or first.run.tokenizer
-        self.limit = 10**9 if fit else read_limit(first, self.reads)
+        self.limit = 10**9 if fit else models.read_limit(first, self.reads)
         if fit:
             self.limit = int(getattr(first.model, "max_len", 256) or 256)
         self.pad_id = int(
@@ -87,7 +86,7 @@ class Victim:
         """Probabilities of texts already encoded (one model only): counts queries too."""
         self.require_gradients("read token ids")
         self.queries += len(encoded)
-        return probabilities_of_ids(self.trained, encoded, batch_size=128)
+        return models.probabilities_of_ids(self.trained, encoded, batch_size=128)
 
     # ---------------------------------------------------------------- white box
 

@@ -25,6 +25,8 @@ from engine.models.loading import (
     export_trained,
     load_trained,
     predict_texts,
+    probabilities_of_ids,
+    read_limit,
 )
 from engine.models.registry import (
     ARCHITECTURES,
@@ -67,6 +69,8 @@ __all__ = [
     "own_tokenizer_vocab",
     "param_counts",
     "predict_texts",
+    "probabilities_of_ids",
+    "read_limit",
     "token_table",
 ]
 

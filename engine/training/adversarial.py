@@ -163,7 +163,7 @@ class EmbeddingPGD:
     def delta(self, micro: Batch, step: int, part: int = 0) -> Tensor:
         """The perturbation [B, T, D] (detached) of a micro-batch on the model's device, for
         the step after `step - 1` (its random start seeded by the seed, step and part)."""
-        from engine.attack.embedding import epsilon_scale, pgd_perturb
+        from engine.attack.service import epsilon_scale, pgd_perturb
 
         cfg = self.config
         model: Any = self.model
@@ -227,14 +227,13 @@ class _OnDevice(nn.Module):
 
 def live_victim(model: nn.Module, side: TextSide, device: torch.device, step: int) -> Any:
     """The model being trained as an attack's victim (engine.attack.victim.Victim)."""
-    from engine.attack.victim import Victim
+    from engine.attack.service import Victim
     from engine.models import service as models
-    from engine.models.loading import TrainedModel, TrainedRun
 
     spec = models.get_spec(side.arch)
     ckpt = side.run_dir / "checkpoints"
     description = f"the {side.arch} in training (step {step:,})"
-    run = TrainedRun(
+    run = models.TrainedRun(
         run_id="training",
         folder=side.run_dir,
         checkpoint=ckpt,
@@ -246,7 +245,7 @@ def live_victim(model: nn.Module, side: TextSide, device: torch.device, step: in
         description=description,
     )
     seen = model if device.type == "cpu" else _OnDevice(model, device)
-    trained = TrainedModel(run, seen, spec, ckpt, step)  # type: ignore[arg-type]
+    trained = models.TrainedModel(run, seen, spec, ckpt, step)  # type: ignore[arg-type]
     return Victim([(trained, side.max_length)], description)
 
 
@@ -263,7 +262,7 @@ def attack_texts(
 ) -> list[str]:
     """texts attacked by recipe with the model as it is now (eval mode, seeded generators that
     are put back after); the model's mode is restored."""
-    from engine.attack.discrete import perturb_texts
+    from engine.attack.service import perturb_texts
 
     if not texts:
         return []
@@ -372,7 +371,7 @@ class RobustCheck:
         }
 
     def _pgd(self) -> tuple[np.ndarray, np.ndarray]:
-        from engine.attack.embedding import epsilon_scale, pgd_perturb
+        from engine.attack.service import epsilon_scale, pgd_perturb
 
         cfg = self.config
         model: Any = self.model

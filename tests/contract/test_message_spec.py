@@ -193,6 +193,13 @@ async def test_every_call_gets_its_declared_result(spec: Spec, tmp_path: Path) -
     folder = str(tmp_path / "exported")
     same = await spec.job(P.RunDisagree(run_a=run.run_id, run_b=folder, dataset="spec-data"))
     assert same.agreed == same.rows and same.disagreements == []
+    # attack: the recipes, an attack on two texts, one on the folder over the split
+    listed = await spec.ok(P.AttackRecipes())
+    assert {r.name for r in listed.recipes} >= {"pgd", "charedit"}
+    hit = await spec.job(P.AttackRun(run_id=run.run_id, recipe="charedit", texts=["a good film"]))
+    assert hit.summary.examples == 1 and hit.examples[0].original_text == "a good film"
+    swept = await spec.job(P.AttackRun(run_id=folder, recipe="pgd", dataset="spec-data", n=3))
+    assert swept.summary.examples == 3 and swept.summary.norm == "inf"
     cell = await spec.ok(P.RunExamples(run_id=run.run_id, split="validation", limit=3))
     assert len(cell.examples) == min(3, cell.total) and cell.step > 0
     # lm: a classifier is refused; a tiny character LSTM generates and scores
