@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers.cli import wb, wb_json
 from tests.helpers.engine import RunningEngine
-from tests.helpers.runs import three_config, three_splits
+from tests.helpers.runs import features_config, three_config, three_splits
 from workbench.attack_report import COLUMNS
 
 RECIPES = {"fgsm", "pgd", "cw", "hotflip", "wordsub", "charedit"}
@@ -177,3 +177,34 @@ def test_bad_attacks_are_refused_with_what_to_do(
     # the engine is still there and still attacks
     ok = wb_json(engine, "attack", "--run", run_id, "--recipe", "charedit", "--n", "2")
     assert ok["summary"]["examples"] == 2
+
+
+def test_black_box_recipes_attack_fitted_runs_and_folders(
+    engine: RunningEngine, run_id: str, tmp_path: Path
+) -> None:
+    out = wb(engine, "train", str(features_config(tmp_path)), "--follow")
+    assert out.returncode == 0, out.stderr[-2000:]
+    fitted = str(wb_json(engine, "runs", "list")[-1]["run_id"])
+    res = wb_json(engine, "attack", "--run", fitted, "--recipe", "charedit", "--n", "4")
+    assert res["summary"]["examples"] == 4 and "features-logreg" in res["description"]
+    for e in res["examples"]:
+        if e["result_type"] == "Successful":
+            again = wb_json(engine, "predict", "--run", fitted, e["perturbed_text"])
+            assert again["predictions"][0]["label"] == e["perturbed_output"]
+    folder = tmp_path / "exported"
+    assert wb(engine, "runs", "export", run_id, str(folder)).returncode == 0
+    res = wb_json(
+        engine,
+        "attack",
+        "--run",
+        str(folder),
+        "--recipe",
+        "wordsub",
+        "--n",
+        "4",
+        "--dataset",
+        "three",
+    )
+    assert res["run_id"] == str(folder) and res["summary"]["examples"] == 4
+    e = _error(engine, "attack", "--run", str(folder), "--recipe", "wordsub", "--n", "4")
+    assert "no dataset of its own" in e["message"]
