@@ -14,15 +14,12 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, OptionList
 
-from engine.paths import resolve_home
 from screens.attack import AttackScreen
-from tests.helpers.cli import wb
-from tests.helpers.engine import RunningEngine, start_engine, stop_engine
+from tests.helpers.engine import RunningEngine
 from tests.helpers.runs import features_config, three_config, three_splits
-from tests.helpers.screens import shown, wait_for
+from tests.helpers.screens import engine_with_runs, fresh_app, shown, wait_for
 from workbench.app import WorkbenchApp
 from workbench.attack_report import COLUMNS, summary_rows
-from workbench.viewstate import view_state_path
 from workbench.widgets.base import NAV_KEYS
 from workbench.widgets.confirm import ConfirmDialog
 from workbench.widgets.footer import footer_text
@@ -33,23 +30,13 @@ from workbench.widgets.path_dialog import PathDialog
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngine]:
     """An engine with a features-logreg run, then (the newest) an embedding-bag run."""
     tmp = tmp_path_factory.mktemp("attack")
-    home = resolve_home(tmp / "home")
-    proc = start_engine(home)
-    engine = RunningEngine(home, proc)
-    try:
+
+    def runs(engine: RunningEngine) -> list[Path]:
         three_splits(engine, tmp)
-        for config in (features_config(tmp), three_config(tmp, epochs=3)):
-            out = wb(engine, "train", str(config), "--follow")
-            assert out.returncode == 0, out.stderr[-2000:]
+        return [features_config(tmp), three_config(tmp, epochs=3)]
+
+    with engine_with_runs(tmp, runs) as engine:
         yield engine
-    finally:
-        stop_engine(proc)
-
-
-def fresh_app(engine: RunningEngine) -> WorkbenchApp:
-    app = WorkbenchApp(engine.home)
-    view_state_path(app.endpoint.describe()).unlink(missing_ok=True)
-    return WorkbenchApp(engine.home)
 
 
 async def open_screen(app: WorkbenchApp, pilot) -> AttackScreen:  # type: ignore[no-untyped-def]

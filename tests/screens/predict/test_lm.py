@@ -22,9 +22,8 @@ from tests.helpers.cli import wb, wb_json
 from tests.helpers.engine import RunningEngine, start_engine, stop_engine
 from tests.helpers.lm import TRANSFORMER_LM, train
 from tests.helpers.runs import three_splits
-from tests.helpers.screens import shown, wait_for
+from tests.helpers.screens import fresh_app, shown, wait_for
 from workbench.app import WorkbenchApp
-from workbench.viewstate import view_state_path
 from workbench.widgets.footer import footer_text
 
 PROMPT = "a great film"
@@ -64,12 +63,6 @@ def last_line(engine: RunningEngine, *args: str) -> dict[str, Any]:
     assert out.returncode == 0, out.stdout + out.stderr
     result: dict[str, Any] = json.loads(out.stdout.splitlines()[-1])
     return result
-
-
-def fresh_app(engine: RunningEngine) -> WorkbenchApp:
-    app = WorkbenchApp(engine.home)
-    view_state_path(app.endpoint.describe()).unlink(missing_ok=True)
-    return WorkbenchApp(engine.home)
 
 
 async def test_generation_streams_and_equals_the_cli(lm_run: tuple[RunningEngine, str]) -> None:

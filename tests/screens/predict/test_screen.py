@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, OptionList
 
-from engine.paths import resolve_home
 from screens.predict import PredictScreen
 from screens.predict.model import ConsoleOptions, History, predictable
-from tests.helpers.cli import wb, wb_json
-from tests.helpers.engine import RunningEngine, start_engine, stop_engine
+from tests.helpers.cli import wb_json
+from tests.helpers.engine import RunningEngine
 from tests.helpers.runs import TINY
-from tests.helpers.screens import shown, wait_for
+from tests.helpers.screens import engine_with_runs, fresh_app, shown, wait_for
 from workbench.app import WorkbenchApp
 from workbench.viewstate import view_state_path
 from workbench.widgets.base import NAV_KEYS
@@ -31,24 +30,17 @@ TEXT = "oil prices rose as crude output fell"
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngine]:
     """An engine with two finished classifier runs of Reuters R8."""
     tmp = tmp_path_factory.mktemp("console")
-    home = resolve_home(tmp / "home")
-    proc = start_engine(home)
-    engine = RunningEngine(home, proc)
-    try:
+
+    def runs(_engine: RunningEngine) -> list[Path]:
+        out = []
         for name, steps in (("first-bag", 30), ("second-bag", 10)):
             config = tmp / f"{name}.toml"
             config.write_text(TINY.format(steps=steps, every=10).replace("tiny-bag", name))
-            out = wb(engine, "train", str(config), "--follow")
-            assert out.returncode == 0, out.stderr[-2000:]
+            out.append(config)
+        return out
+
+    with engine_with_runs(tmp, runs) as engine:
         yield engine
-    finally:
-        stop_engine(proc)
-
-
-def fresh_app(engine: RunningEngine) -> WorkbenchApp:
-    app = WorkbenchApp(engine.home)
-    view_state_path(app.endpoint.describe()).unlink(missing_ok=True)
-    return WorkbenchApp(engine.home)
 
 
 async def open_console(app: WorkbenchApp, pilot) -> PredictScreen:  # type: ignore[no-untyped-def]
