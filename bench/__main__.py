@@ -3,6 +3,8 @@
     make bench            (or: python -m bench [--quick])
     python -m bench --only train [--quick]   (training figures: about 8 minutes, 3 with --quick)
     python -m bench --only generate [--quick]   (generation: about 2 minutes)
+    python -m bench --only attack [--n 100]   (against TextAttack: minutes)
+    python -m bench --only attack-art [--quick]   (embedding attacks against ART: about 4 minutes)
 Results also go to bench/results/latest.json.
 """
 
@@ -20,6 +22,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bench.attack_art_bench import attack_art_bench
+from bench.attack_bench import attack_bench
 from bench.common import load_note, running_engine, temp_home
 from bench.embed_bench import neighbour_latency, tsne_time
 from bench.generate_bench import generate_bench
@@ -39,9 +43,10 @@ def main() -> None:
     parser.add_argument(
         "--only",
         nargs="*",
-        help="protocol, ui, rows, startup, tokenize, embed, screens; train, predict and generate (not in "
-        "the default set: they take minutes)",
+        help="protocol, ui, rows, startup, tokenize, embed, screens; train, predict, generate and "
+        "attack, attack-art (not in the default set: they take minutes)",
     )
+    parser.add_argument("--n", type=int, default=100, help="attack: examples per recipe")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rounds = 2 if args.quick else 5
@@ -59,6 +64,7 @@ def main() -> None:
         "screens",
         "predict",
         "generate",
+        "attack",
     }
     with temp_home() as home, running_engine(home) if want & engine_benches else nullcontext():
         if "protocol" in want:
@@ -81,8 +87,12 @@ def main() -> None:
             rows += predict_bench(home, quick=args.quick)
         if "generate" in want:
             rows += asyncio.run(generate_bench(home, rounds=min(rounds, 3), quick=args.quick))
+        if "attack" in want:  # TextAttack side by side: minutes (shared/anchors/textattack)
+            rows += attack_bench(home, n=args.n)
     if "startup" in want:
         rows += startup(rounds=rounds)
+    if "attack-art" in want:  # no engine: ART and our attacks on one victim in this process
+        rows += attack_art_bench(quick=args.quick)
     if "train" in want:  # its own home, no engine: it drives the trainers in this process
         rows += train_bench(QUICK if args.quick else FULL)
     table = Table(title="workbench benchmarks", title_justify="left")

@@ -74,9 +74,9 @@ class WordsubSettings:
         choices=("glove", "model"),
     )
     importance: str = setting(
-        "auto",
-        "how words are ranked: leave-one-out deletion (one query a word), the gradient "
-        "(white box, one pass), or auto (the gradient when the model has one)",
+        "delete",
+        "how words are ranked: leave-one-out deletion (one query a word, as TextFooler), the "
+        "gradient (white box, one pass), or auto (the gradient when the model has one)",
         choices=("auto", "delete", "gradient"),
     )
     min_cos: float = setting(0.5, "smallest cosine similarity of a replacement", 0.0, 1.0)
@@ -132,8 +132,9 @@ def _wordsub(
 @dataclass
 class CharEditSettings:
     importance: str = setting(
-        "auto",
-        "how words are ranked: replaced by [UNK] or left out (one query a word, in one batch), "
+        "unk",
+        "how words are ranked: replaced by [UNK] (as DeepWordBug) or left out (one query a "
+        "word, in one batch), "
         "the gradient (white box, one pass), or auto (the gradient when the model has one, "
         "else unk)",
         choices=("auto", "unk", "delete", "gradient"),
