@@ -201,6 +201,19 @@ class WorkbenchApp(App[int]):
                 method()
                 return
 
+    def action_command_palette(self) -> None:
+        """Textual's palette, once: a second ctrl+p that comes before the first palette is the
+        current screen would mount another with the same id (and the app would stop)."""
+        from textual.command import CommandPalette
+
+        if any(isinstance(s, CommandPalette) for s in self.screen_stack):
+            return
+        if self.query("#--command-palette") or getattr(self, "_palette_pending", False):
+            return
+        self._palette_pending = True
+        self.push_screen(CommandPalette(id="--command-palette"))
+        self.call_after_refresh(setattr, self, "_palette_pending", False)
+
     def action_jobs(self) -> None:
         from workbench.widgets.jobs import JobsScreen  # imported when first opened
 

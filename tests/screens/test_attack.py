@@ -81,6 +81,8 @@ async def test_a_typed_text_attacked_shows_both_texts_and_predictions(
         runs = screen.query_one("#at-runs", OptionList)
         assert screen.focused is runs  # command mode on the run list
         assert screen.run_id == screen.runs[0].run_id and screen.runs[0].arch == "embedding-bag"
+        # the keys that need a run show once the runs are in (the footer follows them)
+        await wait_for(pilot, lambda: "Attack text" in footer_text(screen))
         footer = footer_text(screen)
         for key in ("Attack text", "Attack split", "Recipe", "Options"):
             assert key in footer, footer
@@ -222,8 +224,8 @@ async def test_a_running_attack_shows_progress_and_cancels_after_asking(
     app = fresh_app(trained)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_screen(app, pilot)
-        await pick_recipe(pilot, screen, "hotflip")
-        await set_options(pilot, screen, "n=1000 split=train")
+        await pick_recipe(pilot, screen, "cw")  # seconds a chunk: it cannot end before x
+        await set_options(pilot, screen, "n=1000 split=train steps=1000 search_steps=5")
         await pilot.press("b")
         await wait_for(pilot, lambda: screen.job_id is not None)
         await wait_for(pilot, lambda: "attacking" in shown(app, "#at-progress"))
