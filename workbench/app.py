@@ -204,14 +204,26 @@ class WorkbenchApp(App[int]):
     def action_command_palette(self) -> None:
         """Textual's palette, once: a second ctrl+p that comes before the first palette is the
         current screen would mount another with the same id (and the app would stop)."""
-        from textual.command import CommandPalette
+        from textual.command import CommandList, CommandPalette
+
+        class Palette(CommandPalette):
+            """Textual's palette; a page move before its list is laid out (height 0) raised
+            KeyError in Textual 8.2 and stopped the app (the hook's monkey, seed 42268)."""
+
+            def _action_command_list(self, action: str) -> None:
+                commands = self.query_one(CommandList)
+                if action.startswith("page_") and (
+                    not commands.option_count or commands.scrollable_content_region.height <= 0
+                ):
+                    return
+                super()._action_command_list(action)
 
         if any(isinstance(s, CommandPalette) for s in self.screen_stack):
             return
         if self.query("#--command-palette") or getattr(self, "_palette_pending", False):
             return
         self._palette_pending = True
-        self.push_screen(CommandPalette(id="--command-palette"))
+        self.push_screen(Palette(id="--command-palette"))
         self.call_after_refresh(setattr, self, "_palette_pending", False)
 
     def action_jobs(self) -> None:
