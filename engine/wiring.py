@@ -122,6 +122,7 @@ class Engine:
         self.dispatch = Dispatch()
         pool = ThreadPoolExecutor(2, thread_name_prefix="query")
         self.server = Server(home, self.session_id, self.dispatch, self.bus, self.jobs, pool)
+        self.server.describe_device = self._describe_device
         self.system = system.SystemService(
             home,
             self.session_id,
@@ -142,6 +143,13 @@ class Engine:
             reporter.cancel()
             self.store.close()
             log.info("engine stopped")
+
+    def _describe_device(self) -> tuple[str, str, list[str]]:
+        """(kind, name, features) once torch has loaded in the engine; ("", "", []) before."""
+        device = self.device
+        if not device.ready.is_set():
+            return "", "", []
+        return device.kind, device.name, list(device.features)
 
     def stop(self) -> None:
         self.server.stop()

@@ -119,3 +119,7 @@ class Dispatch:
 
     def get(self, call: type) -> Bound | None:
         return self.bound.get(call)
+
+    def domains(self) -> list[str]:
+        """The domains with a mounted call (attack, datasets, ...), sorted."""
+        return sorted({b.handler.domain for b in self.bound.values()})

@@ -45,6 +45,42 @@ def free_memory(kind: str) -> int | None:
     return None
 
 
+def device_features(kind: str) -> list[str]:
+    """What the device and this torch build offer a run: the device kind, bf16/fp16 where it
+    computes them natively, and the torch.distributed backends present."""
+    import torch
+
+    out = [kind]
+    if kind == "cuda":
+        out.append("fp16")
+        if torch.cuda.is_bf16_supported():
+            out.append("bf16")
+    elif kind == "cpu" and cpu_has_bf16():
+        out.append("bf16")
+    dist = torch.distributed
+    if dist.is_available():
+        out += [name for name in ("gloo", "nccl", "mpi") if _backend(dist, name)]
+    return out
+
+
+def _backend(dist: Any, name: str) -> bool:
+    probe = getattr(dist, f"is_{name}_available", None)
+    return bool(probe()) if callable(probe) else False
+
+
+def cpu_has_bf16() -> bool:
+    """Whether the CPU computes bf16 natively (AVX512-BF16 or AMX), from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
 class DeviceMonitor:
     """Detects the device once, then samples its memory and utilisation on demand."""
 
@@ -56,6 +92,7 @@ class DeviceMonitor:
         self._nvml_handle: Any = None
         self._cpu_prev: tuple[int, int] | None = None
         self._torch: Any = None
+        self.features: list[str] = []  # bf16, fp16, gloo, nccl: what runs can ask of it
 
     def detect_in_background(self) -> None:
         threading.Thread(target=self.detect, name="device-detect", daemon=True).start()
@@ -78,6 +115,10 @@ class DeviceMonitor:
         except Exception as exc:  # torch broken: the data side still works
             log.error("device detection failed: %s", exc)
             self.kind, self.name = "cpu", f"CPU (torch unavailable: {exc})"
+        try:
+            self.features = device_features(self.kind)
+        except Exception as exc:
+            log.info("device features unknown: %s", exc)
         finally:
             self.ready.set()
             log.info("device: %s (%s)", self.name, self.kind)

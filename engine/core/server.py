@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -104,6 +105,9 @@ class Server:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # (device kind, its name, its features) for the Welcome; "" while torch loads
+        self.describe_device: Callable[[], tuple[str, str, list[str]]] = lambda: ("", "", [])
+        self._host = socket.gethostname()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -231,12 +235,17 @@ class Server:
                 )
             )
             return False
+        kind, name, features = self.describe_device()
         conn.send(
             P.Welcome(
                 protocol_version=P.PROTOCOL_VERSION,
                 session_id=self.session_id,
                 engine_version=__version__,
                 pid=os.getpid(),
+                host=self._host,
+                device=kind,
+                device_name=name,
+                capabilities=self.dispatch.domains() + features,
             )
         )
         for msg in msgs[1:]:  # a client may pipeline requests after its Hello

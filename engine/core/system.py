@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine import __version__
 from engine import protocol as P
@@ -14,6 +14,7 @@ from engine.core.device import DeviceMonitor
 from engine.core.errors import EngineError
 from engine.core.jobs import Job, JobManager
 from engine.core.limits import within
+from engine.core.uploads import Uploads
 from engine.paths import Home
 
 
@@ -28,6 +29,10 @@ class SystemService:
     jobs: JobManager
     clients: Callable[[], int]  # how many clients are attached now
     stop: Callable[[], None]  # asks the engine to stop soon (thread-safe)
+    uploads: Uploads = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.uploads = Uploads(self.home.data_dir)
 
     def status(self) -> P.StatusResult:
         return P.StatusResult(
@@ -102,6 +107,18 @@ def stream_events(_: SystemService, call: P.StreamEvents) -> JobWork:
         return P.Ok(message=f"{total} events")
 
     return run
+
+
+@calls.on(P.Doctor)
+def doctor(_: SystemService, __: P.Doctor) -> P.DoctorResult:
+    from engine.core.doctor import diagnose
+
+    return diagnose()
+
+
+@calls.on(P.FileUpload)
+def upload(system: SystemService, call: P.FileUpload) -> P.UploadResult:
+    return system.uploads.handle(call)
 
 
 LOG_TAIL_BYTES = 1 << 20  # the most of the log's end read for EngineLog

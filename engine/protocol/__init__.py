@@ -98,7 +98,11 @@ from engine.protocol.system import (
     CatalogKind,
     DeviceInfo,
     DeviceUpdate,
+    Doctor,
+    DoctorResult,
     EngineLog,
+    FileUpload,
+    GpuInfo,
     JobInfo,
     JobList,
     JobLog,
@@ -112,6 +116,7 @@ from engine.protocol.system import (
     Status,
     StatusResult,
     StreamEvents,
+    UploadResult,
 )
 from engine.protocol.tokenizers import (
     Encode,
@@ -180,9 +185,10 @@ from engine.protocol.training import (
     WordScore,
 )
 
-PROTOCOL_VERSION = 7  # 2: one package, tags <domain>.<name>, CatalogChanged; 3: training.predict;
+PROTOCOL_VERSION = 8  # 2: one package, tags <domain>.<name>, CatalogChanged; 3: training.predict;
 # 4: training.predict_batch; 5: explanations in training.predict, training.disagree
 # 6: lm.generate / lm.score; 7: attack.recipes / attack.run
+# 8: system.doctor, system.upload; the Welcome names the engine's host, device and capabilities
 
 Call = (
     # system
@@ -193,6 +199,8 @@ Call = (
     | Cancel
     | Jobs
     | EngineLog
+    | Doctor
+    | FileUpload
     # datasets
     | DatasetList
     | DatasetShow
@@ -256,6 +264,8 @@ Result = (
     | JobStarted
     | JobList
     | LogTail
+    | DoctorResult
+    | UploadResult
     # datasets
     | DatasetListResult
     | DatasetResult
@@ -381,6 +391,8 @@ __all__ = [
     "DeviceUpdate",
     "DisagreeResult",
     "Disagreement",
+    "Doctor",
+    "DoctorResult",
     "DuplicateGroup",
     "Encode",
     "EncodeResult",
@@ -394,6 +406,7 @@ __all__ = [
     "Explanation",
     "ExpressionTerm",
     "FieldProblem",
+    "FileUpload",
     "Frame",
     "FrameDecoder",
     "Generate",
@@ -401,6 +414,7 @@ __all__ = [
     "GeneratedToken",
     "GeneratedTokens",
     "Goodbye",
+    "GpuInfo",
     "Hello",
     "HistogramInfo",
     "JobEnded",
@@ -500,6 +514,7 @@ __all__ = [
     "TokenizerShow",
     "TokenizerStats",
     "TokenizerTrain",
+    "UploadResult",
     "VectorAdd",
     "VectorDelete",
     "VectorFromRun",

@@ -95,6 +95,71 @@ class Jobs(Returns[JobList], tag="jobs.list"):
     pass
 
 
+class GpuInfo(Base):
+    """One CUDA device as the engine's torch sees it."""
+
+    index: int
+    name: str
+    capability: str  # compute capability, "9.0"
+    memory_total: int  # bytes
+    memory_free: int
+    bf16: bool
+    fp16: bool
+
+
+class DoctorResult(Base, tag="system.doctor"):
+    """What the engine's machine can train on, and what the engine would pick."""
+
+    host: str
+    python: str
+    torch: str
+    picked: str  # the device runs train on: cuda, mps or cpu
+    picked_why: str
+    cuda_available: bool
+    cuda_version: str  # the CUDA torch was built with ("" for a CPU build)
+    cudnn_version: str
+    driver_version: str  # from NVML ("" where NVML is missing)
+    nvml: str  # "available", or why not
+    gpus: list[GpuInfo]
+    mps_available: bool
+    cpu_count: int
+    threads: int  # torch's intra-op threads
+    bf16_cpu: bool  # the CPU has native bf16 (avx512_bf16 or AMX)
+    memory_total: int  # system RAM, bytes
+    memory_available: int
+    distributed: list[str]  # torch.distributed backends this build has (gloo, nccl, mpi)
+    torchrun: str  # the torchrun beside the engine's python, "" when missing
+    env: dict[str, str]  # the settings that change what runs where (CUDA_VISIBLE_DEVICES...)
+    problems: list[str]  # what stands in the way, in words
+
+
+class Doctor(Returns[DoctorResult], tag="system.doctor"):
+    """The engine's machine and devices, for `workbench doctor`."""
+
+
+class UploadResult(Base, tag="system.uploaded"):
+    upload_id: str
+    received: int  # bytes the engine holds of it
+    path: str = ""  # where the file is on the engine's machine, once the final chunk is in
+
+
+class FileUpload(Returns[UploadResult], tag="system.upload"):
+    """A file from the client's machine to the engine's (which may be another machine), in
+    chunks. The first chunk (no upload_id) names the file and its whole size; each chunk's
+    data goes at offset, which must be what the engine holds so far (a resumed upload asks
+    again with the offset the engine said); final closes it and the result gives the path on
+    the engine's machine (paths in every other call mean that machine). discard drops an
+    upload: a cancel, or the client done with it."""
+
+    name: str = ""
+    upload_id: str = ""
+    offset: int = 0
+    data: bytes = b""
+    total: int = 0
+    final: bool = False
+    discard: bool = False
+
+
 class EngineLog(Returns[LogTail], tag="system.log"):
     """The last lines of the engine's log (1 to 2000), for an app far from its files."""
 

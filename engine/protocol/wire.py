@@ -34,6 +34,12 @@ class Welcome(Base, tag="wire.welcome"):
     session_id: str
     engine_version: str
     pid: int
+    host: str = ""  # the engine's machine (socket.gethostname())
+    device: str = ""  # cuda, mps or cpu; "" while torch is still loading in the engine
+    device_name: str = ""
+    # what this engine serves: its call domains (attack, datasets, ...) and its device's
+    # features (bf16, cuda, nccl ...), known once torch has loaded
+    capabilities: list[str] = []
 
 
 class Goodbye(Base, tag="wire.goodbye"):

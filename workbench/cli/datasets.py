@@ -21,6 +21,7 @@ from workbench.cli.common import (
     table,
     with_json,
 )
+from workbench.cli.upload import engine_path
 from workbench.engine.client import EngineClient
 
 
@@ -98,10 +99,9 @@ def _ds_rows(args: argparse.Namespace) -> Action:
 def _ds_import(args: argparse.Namespace) -> Action:
     async def go(client: EngineClient) -> int:
         text_col, label_col = args.text_column, args.label_column
+        source = await engine_path(client, args.source, absolute_source, quiet=args.json)
         if text_col is None or (label_col is None and not args.no_label):
-            pv = await client.ask(
-                P.DatasetPreview(source=absolute_source(args.source), format=args.format)
-            )
+            pv = await client.ask(P.DatasetPreview(source=source, format=args.format))
             text_col = text_col or pv.preview.text_column
             if label_col is None and not args.no_label:
                 label_col = pv.preview.label_column or None
@@ -111,7 +111,7 @@ def _ds_import(args: argparse.Namespace) -> Action:
                     f"label={label_col!r} (change with --text-column / --label-column)"
                 )
         call = P.DatasetImport(
-            source=absolute_source(args.source),
+            source=source,
             name=args.name,
             text_column=text_col,
             label_column=None if args.no_label else label_col,

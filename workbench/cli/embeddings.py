@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from engine import protocol as P
-from engine.paths import absolute_path
 from workbench.cli.common import (
     delete_item,
     emit_json,
@@ -19,6 +18,7 @@ from workbench.cli.common import (
     table,
     with_json,
 )
+from workbench.cli.upload import engine_path
 from workbench.engine.client import EngineClient, EngineError
 
 Action = Callable[[EngineClient], Awaitable[int]]
@@ -141,8 +141,10 @@ def cmd_vectors(args: argparse.Namespace) -> int:
     async def add(client: EngineClient) -> int:
         call = P.VectorAdd(
             name=args.name,
-            path=absolute_path(args.path),
-            words_path=absolute_path(args.words) if args.words else None,
+            path=await engine_path(client, args.path, quiet=args.json),
+            words_path=await engine_path(client, args.words, quiet=args.json)
+            if args.words
+            else None,
         )
         result = await run_job(client, call, show=not args.json, title=f"loading {args.name}")
         if args.json:

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from engine import protocol as P
-from engine.paths import absolute_path
 from workbench.cli.common import (
     Action,
     delete_item,
@@ -21,6 +20,7 @@ from workbench.cli.common import (
     table,
     with_json,
 )
+from workbench.cli.upload import engine_path
 from workbench.engine.client import EngineClient, EngineError
 from workbench.files import FileProblem, read_text_file
 
@@ -183,7 +183,8 @@ def _train(args: argparse.Namespace) -> Action:
 
 def _add(args: argparse.Namespace) -> Action:
     async def go(client: EngineClient) -> int:
-        res = await client.ask(P.TokenizerAdd(name=args.name, path=absolute_path(args.path)))
+        path = await engine_path(client, args.path, quiet=args.json)
+        res = await client.ask(P.TokenizerAdd(name=args.name, path=path))
         if args.json:
             emit_json(res.tokenizer)
         else:

@@ -8,6 +8,7 @@ subscribers (`subscribe(P.RunMetrics, fn)`); each gets the events of its type as
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ class LinkState:
     restarts: int = 0  # times the engine came back with a new session
     restarted_at: float = 0.0
     device: P.DeviceInfo | None = None
+    host: str = ""  # the engine's machine, as its Welcome names it
+    remote: bool = False  # that machine is not this one
+    capabilities: list[str] = field(default_factory=list)
     jobs: dict[str, P.JobInfo] = field(default_factory=dict)
     events: int = 0
     dropped: int = 0
@@ -111,6 +115,9 @@ class EngineLink:
                 self.state.jobs.clear()
             self.state.session_id = welcome.session_id
             self.state.engine_pid = welcome.pid
+            self.state.host = welcome.host
+            self.state.remote = bool(welcome.host) and welcome.host != socket.gethostname()
+            self.state.capabilities = list(welcome.capabilities)
             self.state.status = "connected"
             self.state.message = "engine restarted" if restarted else "connected"
             self._lost.clear()

@@ -38,6 +38,8 @@ def render_status(state: LinkState, width: int = 80, mode: str = "") -> Text:
         text.append(f"{label}: {state.message}", style=colour)
     else:
         text.append(label, style=colour)
+    if state.remote and state.host:  # the engine is on another machine: say which
+        text.append(f"@{state.host[:24]}", style=colour)
     dev = state.device
     jobs = [j for j in state.jobs.values() if j.state in ("queued", "running")]
     if dev is not None and state.status == "connected":
@@ -46,6 +48,8 @@ def render_status(state: LinkState, width: int = 80, mode: str = "") -> Text:
             text.append(dev.name, style="dim")  # torch still loading in the engine
         else:
             text.append(dev.kind.upper(), style="bold")
+            if dev.kind != "cpu" and "bf16" in state.capabilities:
+                text.append(" bf16", style="dim")
         if dev.memory_total and (jobs or dev.kind != "cpu"):
             text.append(f" {_gib(dev.memory_used)}/{_gib(dev.memory_total)}G")
         elif dev.memory_total:  # the machine's RAM in use moves with every process on it
