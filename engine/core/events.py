@@ -9,10 +9,24 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import msgspec
+
 from engine import protocol as P
 
 log = logging.getLogger("engine.events")
 E = TypeVar("E")
+_encoder = msgspec.msgpack.Encoder()
+_decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(P.Event)
+
+
+def snapshot(event: P.Event) -> P.Event:
+    """A copy of the event as it is now. Publishers may go on changing what they published (a
+    run's live RunInfo moves with every step); the copy is what every client is sent, however
+    late it reads. An event the wire cannot carry is kept as it is (the server drops it)."""
+    try:
+        return _decoder.decode(_encoder.encode(event))  # type: ignore[no-any-return]
+    except (OverflowError, TypeError, ValueError, msgspec.DecodeError):
+        return event
 
 
 class EventBus:
@@ -37,7 +51,7 @@ class EventBus:
                 listener(event)
             except Exception:
                 log.exception("a listener of %s failed", type(event).__name__)
-        self._queue.append(event)  # deque appends are atomic
+        self._queue.append(snapshot(event))  # deque appends are atomic
 
     def drain(self) -> list[P.Event]:
         """Every event published since the last drain, in order."""

@@ -31,6 +31,7 @@ T = TypeVar("T")
 FLUSH_INTERVAL = 0.02  # event batches at most 50 times a second per client
 HANDSHAKE_TIMEOUT = 10.0
 OUTBOX_LIMIT = 200_000  # events held for a slow client before the oldest are dropped
+BATCH_EVENTS = 5_000  # events in one frame at most (a frame over MAX_FRAME is split too)
 WRITE_BUFFER_LIMIT = 8 * 1024 * 1024
 PENDING_LIMIT = 256 * 1024 * 1024  # bytes of unfinished frames held for all clients together
 
@@ -60,6 +61,15 @@ class Connection:
             else:
                 log.warning("a frame to client %d could not be encoded: %s", self.cid, exc)
                 return
+        if len(data) > P.MAX_FRAME and isinstance(msg, P.EventBatch):  # split: frames that fit
+            half = len(msg.events) // 2
+            if half == 0:
+                log.warning("an event of %d bytes cannot be sent: dropped", len(data))
+                self.dropped += len(msg.events) + msg.dropped
+                return
+            self.send(P.EventBatch(events=msg.events[:half], dropped=msg.dropped))
+            self.send(P.EventBatch(events=msg.events[half:]))
+            return
         if len(data) > P.MAX_FRAME and isinstance(msg, P.Reply):  # no client could read it
             log.warning("reply %d is %d bytes: refused", msg.id, len(data))
             data = P.encode(P.Reply(id=msg.id, error=too_large(len(data))))
@@ -77,9 +87,11 @@ class Connection:
             return
         if self.writer.transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
             return  # the client is behind: keep (and bound) the outbox
-        batch = P.EventBatch(events=self.outbox, dropped=self.dropped)
+        events, dropped = self.outbox, self.dropped
         self.outbox, self.dropped = [], 0
-        self.send(batch)
+        for start in range(0, len(events), BATCH_EVENTS):  # a long stall: several frames
+            self.send(P.EventBatch(events=events[start : start + BATCH_EVENTS], dropped=dropped))
+            dropped = 0
 
 
 class Server:
