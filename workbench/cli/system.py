@@ -1,4 +1,4 @@
-"""`workbench engine start|stop|status|logs`: the engine itself (the system domain)."""
+"""`workbench engine start|stop|status|logs|where`: the engine itself (the system domain)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,7 @@ from workbench.cli.common import (
     with_json,
 )
 from workbench.engine.client import EngineClient, EngineError
-from workbench.engine.endpoint import endpoint_for
+from workbench.engine.endpoint import Endpoint, endpoint_for
 
 
 def stop_by_pidfile(home: Home, wait: float = 15.0) -> int:
@@ -50,8 +51,62 @@ def stop_by_pidfile(home: Home, wait: float = 15.0) -> int:
     return pid
 
 
+async def _probe(endpoint: Endpoint) -> tuple[int, str]:
+    """(pid, "") when an engine answers at the endpoint, else (0, why not)."""
+    client = EngineClient(endpoint, name="cli")
+    try:
+        welcome = await client.connect(start=False, timeout=5)
+        return welcome.pid, ""
+    except EngineError as exc:
+        return 0, exc.message
+    finally:
+        await client.close()
+
+
+def _engine_where(args: argparse.Namespace) -> int:
+    """The socket a user elsewhere forwards to reach this home's engine, and whether one
+    answers there."""
+    endpoint = endpoint_for(args.home)
+    pid, why = asyncio.run(_probe(endpoint))
+    sock = str(endpoint.socket)
+    if args.json:
+        emit_json(
+            {
+                "socket": sock,
+                "home": endpoint.home.root if endpoint.home is not None else None,
+                "host": socket.gethostname(),
+                "running": pid > 0,
+                "pid": pid,
+                "reason": why,
+            }
+        )
+        return 0
+    lines = [sock]
+    if pid:
+        lines.append(f"an engine answers there (pid {pid})")
+    else:
+        start = "workbench engine start" if endpoint.spawns else "start it where it runs"
+        lines.append(f"no engine answers there ({why}): {start}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    host = socket.gethostname()
+    sys.stderr.write(
+        f"from another machine: ssh -N -L /tmp/wb.sock:{sock} {host}, then "
+        f"workbench --socket /tmp/wb.sock; or just: workbench --ssh {host}\n"
+    )
+    return 0
+
+
 def cmd_engine(args: argparse.Namespace) -> int:
+    if args.action == "where":
+        return _engine_where(args)
     if args.action == "logs":
+        if not endpoint_for(args.home).spawns:
+            return fail(
+                args,
+                "remote",
+                "the engine's log is kept where the engine runs",
+                "run `workbench engine logs` on that machine (`ssh HOST workbench engine logs`)",
+            )
         return _engine_logs(resolve_home(args.home), args.lines, args.follow)
     if args.action == "start":
 
@@ -77,6 +132,8 @@ def cmd_engine(args: argparse.Namespace) -> int:
             for _ in range(200):  # the engine removes its socket last
                 if not client.endpoint.socket.exists():
                     break
+                if not client.endpoint.spawns and not client.connected:
+                    break  # a forwarded socket stays: the engine closing the link is the sign
                 await asyncio.sleep(0.05)
             if args.json:
                 emit_json({"stopped": True, "pid": st.pid})
@@ -205,8 +262,11 @@ def add_parser(sub: Any) -> None:
     jobs.add_argument("job_id", nargs="?", help="for follow and cancel")
     jobs.set_defaults(handler=cmd_jobs)
 
-    eng = sub.add_parser("engine", help="start, stop or inspect the engine")
-    eng.add_argument("action", choices=["start", "stop", "status", "logs"])
+    eng = sub.add_parser(
+        "engine",
+        help="start, stop or inspect the engine; `where`: the socket to forward to reach it",
+    )
+    eng.add_argument("action", choices=["start", "stop", "status", "logs", "where"])
     eng.add_argument("-n", "--lines", type=int, default=50, help="log lines to show")
     eng.add_argument("-f", "--follow", action="store_true", help="keep printing the log")
     with_json(eng)

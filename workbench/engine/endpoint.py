@@ -18,10 +18,12 @@ SOCKET_ENV = "WORKBENCH_SOCKET"
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A socket to connect to; home is set when it is this machine's engine for that home."""
+    """A socket to connect to; home is set when it is this machine's engine for that home, via
+    says where the socket leads when it is forwarded ("gpu1 over ssh")."""
 
     socket: Path
     home: Home | None = None
+    via: str = ""
 
     @property
     def spawns(self) -> bool:
@@ -32,6 +34,8 @@ class Endpoint:
         """Where, in words: "for home /path" or "at /path/engine.sock"."""
         if self.home is not None:
             return f"for home {self.home.root}"
+        if self.via:
+            return f"on {self.via} (forwarded to {self.socket})"
         return f"at {self.socket}"
 
 
@@ -40,9 +44,9 @@ def local(home: Home) -> Endpoint:
     return Endpoint(home.socket, home)
 
 
-def at_socket(path: str | os.PathLike[str]) -> Endpoint:
+def at_socket(path: str | os.PathLike[str], via: str = "") -> Endpoint:
     """An engine at a socket someone else runs (never started here)."""
-    return Endpoint(Path(path).expanduser())
+    return Endpoint(Path(path).expanduser(), via=via)
 
 
 def endpoint_for(home: str | os.PathLike[str] | Home | None = None) -> Endpoint:

@@ -102,7 +102,10 @@ class EngineLink:
                 welcome = self.client.welcome
                 assert welcome is not None
             except EngineError as exc:
-                self.state.status = "failed"
+                # an engine reached through a forward (ssh) comes back when the link does:
+                # after a first connection that is a reconnect, not a failure
+                away = bool(self.state.session_id) and not self.endpoint.spawns
+                self.state.status = "reconnecting" if away else "failed"
                 self.state.message = str(exc)
                 await asyncio.sleep(min(delay, 5.0))
                 delay *= 2
