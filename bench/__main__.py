@@ -5,6 +5,7 @@
     python -m bench --only generate [--quick]   (generation: about 2 minutes)
     python -m bench --only attack [--n 100]   (against TextAttack: minutes)
     python -m bench --only attack-art [--quick]   (embedding attacks against ART: about 4 minutes)
+    python -m bench --only serve   (the app in Chromium through `workbench serve`: about 2 minutes)
 Results also go to bench/results/latest.json.
 """
 
@@ -31,6 +32,7 @@ from bench.predict_bench import predict_bench
 from bench.protocol_bench import event_throughput, round_trip
 from bench.rows_bench import page_fetch
 from bench.screens_bench import screens
+from bench.serve_bench import serve_bench
 from bench.startup_bench import startup
 from bench.tokenize_bench import encode_throughput, keystroke_latency, padding_costs
 from bench.train_bench import FULL, QUICK, train_bench
@@ -44,7 +46,7 @@ def main() -> None:
         "--only",
         nargs="*",
         help="protocol, ui, rows, startup, tokenize, embed, screens; train, predict, generate and "
-        "attack, attack-art (not in the default set: they take minutes)",
+        "attack, attack-art, serve (not in the default set: they take minutes)",
     )
     parser.add_argument("--n", type=int, default=100, help="attack: examples per recipe")
     args = parser.parse_args()
@@ -65,6 +67,7 @@ def main() -> None:
         "predict",
         "generate",
         "attack",
+        "serve",
     }
     with temp_home() as home, running_engine(home) if want & engine_benches else nullcontext():
         if "protocol" in want:
@@ -89,6 +92,8 @@ def main() -> None:
             rows += asyncio.run(generate_bench(home, rounds=min(rounds, 3), quick=args.quick))
         if "attack" in want:  # TextAttack side by side: minutes (shared/anchors/textattack)
             rows += attack_bench(home, n=args.n)
+        if "serve" in want:  # needs Debian's chromium and playwright (the test extra)
+            rows += serve_bench(home)
     if "startup" in want:
         rows += startup(rounds=rounds)
     if "attack-art" in want:  # no engine: ART and our attacks on one victim in this process
