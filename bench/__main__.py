@@ -6,6 +6,8 @@
     python -m bench --only attack [--n 100]   (against TextAttack: minutes)
     python -m bench --only attack-art [--quick]   (embedding attacks against ART: about 4 minutes)
     python -m bench --only serve   (the app in Chromium through `workbench serve`: about 2 minutes)
+    python -m bench --only ssh   (a request through an ssh forward, beside the engine's socket)
+    python -m bench --only ddp   (training on two torchrun ranks against one process: 2 minutes)
 Results also go to bench/results/latest.json.
 """
 
@@ -26,6 +28,7 @@ from rich.table import Table
 from bench.attack_art_bench import attack_art_bench
 from bench.attack_bench import attack_bench
 from bench.common import load_note, running_engine, temp_home
+from bench.ddp_bench import ddp_bench
 from bench.embed_bench import neighbour_latency, tsne_time
 from bench.generate_bench import generate_bench
 from bench.predict_bench import predict_bench
@@ -33,6 +36,7 @@ from bench.protocol_bench import event_throughput, round_trip
 from bench.rows_bench import page_fetch
 from bench.screens_bench import screens
 from bench.serve_bench import serve_bench
+from bench.ssh_bench import ssh_bench
 from bench.startup_bench import startup
 from bench.tokenize_bench import encode_throughput, keystroke_latency, padding_costs
 from bench.train_bench import FULL, QUICK, train_bench
@@ -46,7 +50,7 @@ def main() -> None:
         "--only",
         nargs="*",
         help="protocol, ui, rows, startup, tokenize, embed, screens; train, predict, generate and "
-        "attack, attack-art, serve (not in the default set: they take minutes)",
+        "attack, attack-art, serve, ssh, ddp (not in the default set: they take minutes)",
     )
     parser.add_argument("--n", type=int, default=100, help="attack: examples per recipe")
     args = parser.parse_args()
@@ -68,6 +72,7 @@ def main() -> None:
         "generate",
         "attack",
         "serve",
+        "ssh",
     }
     with temp_home() as home, running_engine(home) if want & engine_benches else nullcontext():
         if "protocol" in want:
@@ -94,10 +99,14 @@ def main() -> None:
             rows += attack_bench(home, n=args.n)
         if "serve" in want:  # needs Debian's chromium and playwright (the test extra)
             rows += serve_bench(home)
+        if "ssh" in want:  # needs Debian's openssh-server and root (a loopback sshd)
+            rows += ssh_bench(home, rounds=rounds)
     if "startup" in want:
         rows += startup(rounds=rounds)
     if "attack-art" in want:  # no engine: ART and our attacks on one victim in this process
         rows += attack_art_bench(quick=args.quick)
+    if "ddp" in want:  # no engine: the Trainer as one process and as two torchrun ranks
+        rows += ddp_bench(rounds=min(rounds, 3))
     if "train" in want:  # its own home, no engine: it drives the trainers in this process
         rows += train_bench(QUICK if args.quick else FULL)
     table = Table(title="workbench benchmarks", title_justify="left")

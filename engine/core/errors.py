@@ -24,6 +24,10 @@ class EngineError(Exception):
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
+    def __reduce__(self) -> tuple[type[EngineError], tuple[str, str, str]]:
+        # whole across processes (a training worker's errors): hint and code included
+        return (EngineError, (self.message, self.hint, self.code))
+
 
 def from_os_error(exc: OSError, data_dir: Path | None = None) -> EngineError | None:
     """The EngineError a file-system failure really is (a full disk, a name too long, no

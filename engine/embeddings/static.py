@@ -132,6 +132,13 @@ class StaticTable:
         self._search: CosineIndex | None = None
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, object]:
+        # sent to a training worker: the words and vectors, not the search index or the lock
+        return {"info": self.info, "words": self.words, "unit": self.unit}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__init__(state["info"], state["words"], state["unit"])  # type: ignore[misc,arg-type]
+
     @property
     def size(self) -> int:
         return len(self.words)

@@ -319,9 +319,11 @@ class RunControl(Returns[RunResult], tag="training.control"):
 
 
 class RunResume(Returns[RunResult], tag="training.resume"):
-    """Continue an interrupted or stopped run from its last checkpoint."""
+    """Continue an interrupted or stopped run from its last checkpoint; devices (when
+    given) trains this part on that many devices instead of the run's own setting."""
 
     run_id: str
+    devices: int | None = None
 
 
 class RunExport(Returns[Ok], tag="training.export"):

@@ -21,6 +21,7 @@ import torch
 
 from engine.training.control import Callbacks
 from engine.training.data import Batch
+from engine.training.distributed import no_sync
 from engine.training.losses import loss_sum, target_count
 from engine.training.resume import LoopState
 
@@ -62,9 +63,12 @@ class BatchGradients:
         self.fault_hook = fault_hook
         self.adversary = adversary
 
-    def __call__(self, batch: Batch) -> tuple[float, int] | str:
-        """Gradients of the batch's mean loss: (loss, computed tokens), or why the step fails."""
-        count = max(target_count(self.task, batch), 1)
+    def __call__(self, batch: Batch, count: float | None = None) -> tuple[float, int] | str:
+        """Gradients of the batch's mean loss: (loss, computed tokens), or why the step fails.
+        count: what each loss is divided by (default: the batch's targets; a rank's share of
+        a global batch is given the global batch's targets over the ranks)."""
+        if count is None:
+            count = max(target_count(self.task, batch), 1)
         loop = self.loop
         while True:
             try:
@@ -85,7 +89,7 @@ class BatchGradients:
                     "warning",
                 )
 
-    def accumulate(self, batch: Batch, count: int) -> tuple[float, int]:
+    def accumulate(self, batch: Batch, count: float) -> tuple[float, int]:
         """Backpropagate the batch in loop.accumulation micro-batches, each loss divided by
         count (the batch's targets): (the batch's mean loss, computed tokens)."""
         self.optimizer.zero_grad(set_to_none=True)
@@ -97,21 +101,24 @@ class BatchGradients:
             else contextlib.nullcontext()
         )
         adversary = self.adversary
-        for part, micro in enumerate(batch.split(self.loop.accumulation)):
+        parts = batch.split(self.loop.accumulation)
+        for part, micro in enumerate(parts):
             if self.fault_hook is not None:
                 self.fault_hook(self.loop.step + 1, micro.size)
             micro = micro.to(self.device)
-            with amp:
+            # across ranks (DDP) the gradients are averaged once a step, on its last part
+            with no_sync(self.forward, part == len(parts) - 1):
+                with amp:
+                    if adversary is not None:
+                        delta = adversary.delta(micro, self.loop.step + 1, part)
+                    logits = self.forward(micro.input_ids, micro.attention_mask)
+                    if adversary is not None:
+                        adv_logits = adversary.logits(micro, delta)
+                loss = loss_sum(self.task, logits, micro) / count
                 if adversary is not None:
-                    delta = adversary.delta(micro, self.loop.step + 1, part)
-                logits = self.forward(micro.input_ids, micro.attention_mask)
-                if adversary is not None:
-                    adv_logits = adversary.logits(micro, delta)
-            loss = loss_sum(self.task, logits, micro) / count
-            if adversary is not None:
-                r = adversary.ratio
-                loss = (1 - r) * loss + r * loss_sum(self.task, adv_logits, micro) / count
-            (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+                    r = adversary.ratio
+                    loss = (1 - r) * loss + r * loss_sum(self.task, adv_logits, micro) / count
+                (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
             total += loss.detach()
             computed += micro.computed_tokens
         return float(total), computed

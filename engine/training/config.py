@@ -27,6 +27,7 @@ ROBUST_RECIPES = ("pgd", "charedit", "wordsub")  # what robust_every attacks the
 MAX_ADV_EPSILON = 10.0  # relative: a multiple of the token table's typical size
 MAX_ADV_STEPS = 1000
 MAX_ROBUST_N = 10_000
+MAX_DEVICES = 64  # processes of one run
 LOWER_IS_BETTER = frozenset({"loss", "perplexity"})
 MAX_EPOCHS = 1_000_000
 MAX_STEPS = 10**12
@@ -157,6 +158,9 @@ class TrainConfig:
     robust_every: int = 0
     robust_recipe: str = "pgd"
     robust_n: int = 50
+    # processes the run trains in, each on its own device, through torchrun (DDP); 0 (or
+    # "all" in a config file): every GPU, one on a CPU
+    devices: int = 1
 
     def validate(
         self,
@@ -237,6 +241,8 @@ class TrainConfig:
                 f"{', '.join(unknown)}; valid settings are: {', '.join(valid)}",
                 hint="check the spelling in the config file",
             )
+        if data.get("devices") == "all":
+            data = {**data, "devices": 0}
         try:
             return cls(**settings.coerce_all(cls, data))
         except EngineError as exc:
@@ -308,6 +314,8 @@ def _problems(c: TrainConfig) -> list[str]:
     one_of("robust_recipe", c.robust_recipe, ROBUST_RECIPES)
     at_least("robust_n", c.robust_n, 1)
     at_most("robust_n", c.robust_n, MAX_ROBUST_N)
+    at_least("devices", c.devices, 0)
+    at_most("devices", c.devices, MAX_DEVICES)
     return out
 
 
@@ -363,6 +371,7 @@ TRAIN_HELP: dict[str, str] = {
     "robust_every": "attack validation rows every N steps: robust accuracy; 0 off",
     "robust_recipe": "the attack robust_every measures with",
     "robust_n": "the first N validation rows robust_every attacks",
+    "devices": 'processes, one per device, through torchrun; 0 or "all": every GPU',
 }
 TRAIN_CHOICES = {
     "optimizer": OPTIMIZERS,

@@ -32,7 +32,7 @@ def control(training: TrainingService, call: P.RunControl) -> P.RunResult:
 
 @calls.on(P.RunResume)
 def resume(training: TrainingService, call: P.RunResume) -> P.RunResult:
-    return P.RunResult(run=training.resume(call.run_id))
+    return P.RunResult(run=training.resume(call.run_id, call.devices))
 
 
 @calls.on(P.RunExport)

@@ -22,6 +22,7 @@ from engine.models import service as models
 from engine.tokenizers.service import TokenizerService
 from engine.training.checks import VectorTable
 from engine.training.config import RunConfig, TrainConfig
+from engine.training.distributed import World
 from engine.training.recorder import RunRecorder
 from engine.training.runs import RunBook
 
@@ -81,6 +82,7 @@ class TrainingWork:
             cfg.max_length = int(model_max)
         tok = self.tokenizers.get(cfg.tokenizer)
         pad_id = self.tokenizers.pad_id(cfg.tokenizer)
+        main = World.from_env().main  # torchrun's rank 0, or the one worker
         # the control answers from the start: stop (and cancel) work during set-up too
         with self.book.training(run_id, Control()) as control:
 
@@ -98,7 +100,8 @@ class TrainingWork:
                         cfg, cfg.validation_split, task, labels, tok, pad_id, check
                     )
                 check()
-                save_rebuild_files(run_dir, tok, labels or [])
+                if main:
+                    save_rebuild_files(run_dir, tok, labels or [])
                 torch.manual_seed(train_cfg.seed)
                 np.random.seed(train_cfg.seed % 2**32)
                 model = models.build_model(
@@ -136,7 +139,7 @@ class TrainingWork:
                 result = trainer.fit(job, resume_from=run_dir if resume else None)
             except Cancelled:
                 return "stopped", "cancelled"
-            if result.state in ("completed", "early_stopped"):
+            if result.state in ("completed", "early_stopped") and main:
                 job.progress(result.step, result.step, "scoring the best checkpoint on test")
                 self.score_test(cfg, run_id, run_dir, task, labels, tok, pad_id, check, trainer)
         state = result.state

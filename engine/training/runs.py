@@ -149,9 +149,10 @@ class RunBook:
 
     def rewind(self, run_id: str, step: int) -> None:
         """The run resumes from its checkpoint at step: what it recorded after that step is
-        forgotten (it will be recorded again), so its history equals an uninterrupted run's."""
+        forgotten (it will be recorded again), so its history equals an uninterrupted run's.
+        The run is queued from here on: a watcher never sees it rewound and still ended."""
         self.store.drop_metrics_after(run_id, step)
-        info = self.update(run_id, test={}, test_step=0)
+        info = self.update(run_id, state="queued", test={}, test_step=0)
         values = [
             e["metrics"][info.metric]
             for e in self.store.evals(run_id)

@@ -33,12 +33,13 @@ from engine.training.checkpoint import (
     resolve_checkpoint,
 )
 from engine.training.checks import ConfigChecks
-from engine.training.config import RunConfig, device_precisions, train_specs
+from engine.training.config import MAX_DEVICES, RunConfig, device_precisions, train_specs
 from engine.training.job import TOKENIZER_FILE, TrainingWork, read_labels
 from engine.training.plan import Planner
 from engine.training.predicting import Predictions
 from engine.training.recorder import RunRecorder
 from engine.training.runs import RunBook
+from engine.training.worker import run_in_worker
 
 log = logging.getLogger("engine.training")
 Submit = Callable[..., Job]  # JobManager.submit(kind, title, fn, lane=...)
@@ -126,7 +127,9 @@ class TrainingService:
             first = book.info(run_id).started or now  # wall time counts from the first start
             book.update(run_id, state="running", started=first, resumed=now, message="")
             try:
-                state, message = self.work(cfg, run_id, folder, resume, job, recorder)
+                state, message = run_in_worker(
+                    self.work, cfg, run_id, folder, resume, job, recorder
+                )
             except EngineError as exc:
                 recorder.flush()
                 book.update(
@@ -168,7 +171,7 @@ class TrainingService:
         job = self.submit("train", f"train {cfg.name}", work, lane=lane, on_done=ended)
         return book.update(run_id, job_id=job.id)
 
-    def resume(self, run_id: str) -> P.RunInfo:
+    def resume(self, run_id: str, devices: int | None = None) -> P.RunInfo:
         info = self.book.info(run_id)
         if info.state in ("running", "queued", "paused"):
             raise EngineError(
@@ -180,6 +183,12 @@ class TrainingService:
                 f"run {run_id} has no checkpoint to resume from", hint="start it again instead"
             )
         cfg = self._config(run_id)
+        if devices is not None:  # a checkpoint resumes on any number of devices
+            if isinstance(devices, bool) or not 0 <= devices <= MAX_DEVICES:
+                raise EngineError(
+                    f"devices must be from 0 (every GPU) to {MAX_DEVICES}, got {devices}"
+                )
+            cfg.train = {**cfg.train, "devices": devices}
         self.book.rewind(run_id, checkpoint_step(resolve_checkpoint(checkpoints, "last")))
         return self._launch(run_id, cfg, resume=True)
 

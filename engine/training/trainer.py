@@ -31,6 +31,8 @@ from engine.training.checkpoint import write_json
 from engine.training.config import TrainConfig
 from engine.training.control import Callbacks, Control
 from engine.training.data import Batch, BatchPrefetcher, DataOrder, TextExamples, plan_batches
+from engine.training.distributed import World
+from engine.training.losses import target_count
 from engine.training.optim import build_optimizer, build_scheduler, set_lr
 from engine.training.preflight import check_setup
 from engine.training.result import TrainResult
@@ -73,8 +75,10 @@ class Trainer:
         self.config = config
         self.run_dir = Path(run_dir)
         self.checkpoints = self.run_dir / "checkpoints"
-        self.device = torch.device(device)
-        self.callbacks = callbacks or Callbacks()
+        # torchrun's ranks (engine.training.distributed): each its own GPU; rank 0 reports
+        self.world = World.from_env()
+        self.device = self.world.device(torch.device(device))
+        self.callbacks = (callbacks or Callbacks()) if self.world.main else Callbacks()
         self.control = control or Control()
         self.fault_hook = fault_hook
         self.text_side = text_side
@@ -100,8 +104,11 @@ class Trainer:
         self.check()
         cfg = self.config
         self.model.to(self.device).train()
+        world = self.world
+        world.start(self.device)
+        model = world.wrap(self.model, self.device) if world.parallel else self.model
         # dynamic: bucketed batches change shape from batch to batch
-        self.forward = torch.compile(self.model, dynamic=True) if cfg.compile else self.model
+        self.forward = torch.compile(model, dynamic=True) if cfg.compile else model
         self.optimizer = build_optimizer(self.model, cfg, self.device)
         self._total = None  # the config may have changed since the last count
         self.scheduler = build_scheduler(self.optimizer, cfg, self.total_steps)
@@ -150,7 +157,8 @@ class Trainer:
             else None
         )
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(self.run_dir / "config.json", cfg.to_dict())
+        if world.main:
+            write_json(self.run_dir / "config.json", cfg.to_dict())
         try:
             self.result.state = self._train()
         except Cancelled:
@@ -166,6 +174,7 @@ class Trainer:
         elif self.loop.last_ckpt_step != self.loop.step:
             self._checkpoint()
         self._finish(started)
+        self.world.stop()
         return self.result
 
     def _special_ids(self) -> set[int]:
@@ -242,7 +251,44 @@ class Trainer:
         return "completed"
 
     def _between_batches(self) -> str | None:
-        """Act on cancellation and the Control's requests; a returned string ends the run."""
+        """Act on cancellation and the Control's requests; a returned string ends the run.
+        Across ranks, rank 0 decides (it holds the Control) and tells the others."""
+        world = self.world
+        ended: str | None = None
+        lr: float | None = None
+        checkpoint = cancelled = False
+        if world.main:
+            try:
+                ended, lr, checkpoint = self._requests()
+            except Cancelled:
+                if not world.parallel:
+                    raise
+                cancelled = True
+        if world.parallel:
+            told = world.tell(
+                [float(ended is not None), float(cancelled), lr or 0.0, float(checkpoint)],
+                self.device,
+            )
+            if told[1]:
+                raise Cancelled()
+            ended = "stopped" if told[0] else None
+            lr = told[2] or None
+            checkpoint = bool(told[3])
+        if ended:
+            return ended
+        if lr is not None:
+            set_lr(self.scheduler, lr)
+            self.callbacks.on_message(
+                f"learning rate set to {lr:g} at step {self.loop.step}", "info"
+            )
+        if checkpoint:
+            self._checkpoint()
+            self.mark = time.perf_counter()
+        return None
+
+    def _requests(self) -> tuple[str | None, float | None, bool]:
+        """(the end asked for, a new learning rate, a checkpoint asked for) from cancellation
+        and the Control, waiting here while the run is paused."""
         control = self.control
         step = self.loop.step
         self.ctx.check_cancelled()
@@ -254,15 +300,8 @@ class Trainer:
             self.mark = time.perf_counter()
         if control.stop_requested:
             self.callbacks.on_message(f"stopped at step {step}", "info")
-            return "stopped"
-        lr = control.take_lr()
-        if lr is not None:
-            set_lr(self.scheduler, lr)
-            self.callbacks.on_message(f"learning rate set to {lr:g} at step {step}", "info")
-        if control.take_checkpoint_request():
-            self._checkpoint()
-            self.mark = time.perf_counter()
-        return None
+            return "stopped", None, False
+        return None, control.take_lr(), control.take_checkpoint_request()
 
     def _step(self, batch: Batch, epoch: int, position: int, batches: int) -> str | None:
         """One optimizer step on one batch, then evaluation and checkpoints when due."""
@@ -271,10 +310,16 @@ class Trainer:
         lr = float(self.optimizer.param_groups[0]["lr"])
         if self.augmenter is not None:
             batch = self.augmenter(batch, loop.step + 1)
-        outcome = self.gradients(batch)
+        world = self.world
+        # each rank its share of the batch; the loss divided as the whole batch's would be
+        count = max(target_count(self.task, batch), 1) / world.size
+        outcome = self.gradients(world.shard(batch), count)
         if isinstance(outcome, str):
             return outcome
         loss, computed = outcome
+        if world.parallel:  # the global batch's mean loss and computed tokens
+            loss = world.total(loss, self.device) / world.size
+            computed = int(world.total(computed, self.device))
         if not math.isfinite(loss):
             return f"failed: loss became {'NaN' if math.isnan(loss) else 'inf'} at step {loop.step + 1}"
         params = [p for p in self.model.parameters() if p.grad is not None]
@@ -339,10 +384,13 @@ class Trainer:
         last = bool(cfg.max_steps and step >= cfg.max_steps) or (
             epoch_end and epoch + 1 >= cfg.epochs
         )
-        if self.validation.due(step, last, epoch_end):
+        main = self.world.main
+        if self.validation.due(step, last, epoch_end) and main:
             improved, stop = self.validation.run(self.loop, self.result, progress)
-        if self.robust is not None and self.robust.due(step):
+        if self.robust is not None and self.robust.due(step) and main:
             self.callbacks.on_robust(step, progress, self.robust.run(step))
+        if self.world.parallel:  # rank 0 evaluated: every rank stops early with it
+            stop = bool(self.world.tell([float(stop)], self.device)[0])
         due_ckpt = (
             improved
             or (cfg.checkpoint_every > 0 and step % cfg.checkpoint_every == 0)
@@ -362,6 +410,8 @@ class Trainer:
         return self.checkpointer.state(self.loop, self.result, self.scaler)
 
     def _checkpoint(self, best: bool = False) -> None:
+        if not self.world.main:  # rank 0 writes the run's checkpoints
+            return
         self.checkpointer.save(
             self.model,
             self.optimizer,

@@ -238,7 +238,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         elif args.action == "export":
             res = await client.ask(P.RunExport(run_id=args.run_id, path=absolute_path(args.path)))
         elif args.action == "resume":
-            started = await client.ask(P.RunResume(run_id=args.run_id))
+            started = await client.ask(
+                P.RunResume(run_id=args.run_id, devices=getattr(args, "devices", None))
+            )
             if args.follow:
                 end = await follow(client, args.run_id, args.json)
                 if end.state != "finished":
@@ -277,6 +279,10 @@ def add_parser(sub: Any) -> None:
         p.add_argument("run_id")
         if action in ("show", "resume"):
             p.add_argument("--follow", action="store_true")
+        if action == "resume":
+            p.add_argument(
+                "--devices", type=int, help="train on this many devices from here (0: every GPU)"
+            )
     rn = with_json(rsub.add_parser("rename", help="give a run a new name"))
     rn.add_argument("run_id")
     rn.add_argument("name")
