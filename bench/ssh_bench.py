@@ -19,22 +19,10 @@ import tempfile
 from pathlib import Path
 
 from bench.common import pct, row
-from bench.protocol_bench import settled
-from engine import protocol as P
+from bench.protocol_bench import _ours, settled
 from engine.paths import Home
 from workbench.engine.client import EngineClient
 from workbench.engine.endpoint import at_socket
-
-
-async def _pings(client: EngineClient, n: int) -> list[float]:
-    loop = asyncio.get_running_loop()
-    out = []
-    ping = P.Ping()
-    for _ in range(n):
-        t0 = loop.time()
-        await client.ask(ping)
-        out.append(loop.time() - t0)
-    return out
 
 
 async def _compare(home: Home, forwarded: Path, rounds: int, n: int) -> tuple[list, list]:  # type: ignore[type-arg]
@@ -45,11 +33,11 @@ async def _compare(home: Home, forwarded: Path, rounds: int, n: int) -> tuple[li
     await settled(direct)
     ours: list[float] = []
     theirs: list[float] = []
-    await _pings(direct, 100)  # warm up both
-    await _pings(tunnel, 100)
+    await _ours(direct, 100)  # warm up both
+    await _ours(tunnel, 100)
     for _ in range(rounds):  # alternate: the machine is shared
-        theirs += await _pings(direct, n)
-        ours += await _pings(tunnel, n)
+        theirs += await _ours(direct, n)
+        ours += await _ours(tunnel, n)
     await direct.close()
     await tunnel.close()
     return ours, theirs

@@ -21,20 +21,10 @@ from typing import Any
 
 import pytest
 
+from bench.serve_bench import BROWSER_ARGS, CHROMIUM  # one set of Chromium flags
 from engine.paths import resolve_home
 from tests.helpers.engine import ROOT, start_engine, stop_engine
 from workbench.cli import serve
-
-CHROMIUM = "/usr/bin/chromium"
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _free_port() -> int:
