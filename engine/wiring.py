@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -138,11 +139,22 @@ class Engine:
     async def serve(self) -> None:
         reporter = asyncio.create_task(self._device_loop(), name="device")
         try:
-            await self.server.serve(on_listening=self.device.detect_in_background)
+            await self.server.serve(on_listening=self._when_listening)
         finally:
             reporter.cancel()
             self.store.close()
             log.info("engine stopped")
+
+    def _when_listening(self) -> None:
+        """In the background: torch and the device, then the training workers' forkserver."""
+
+        def start() -> None:
+            self.device.detect()
+            from engine.training.worker import warm
+
+            warm()
+
+        threading.Thread(target=start, name="device-detect", daemon=True).start()
 
     def _describe_device(self) -> tuple[str, str, list[str]]:
         """(kind, name, features) once torch has loaded in the engine; ("", "", []) before."""

@@ -152,7 +152,8 @@ class WorkbenchApp(App[int]):
                 self.exit(0)
 
         if not isinstance(self.screen, EngineStoppedScreen):
-            self.push_screen(EngineStoppedScreen(), chosen)
+            endpoint = self.link.endpoint
+            self.push_screen(EngineStoppedScreen(endpoint.spawns, endpoint.describe()), chosen)
 
     # ------------------------------------------------------------- keys
 

@@ -67,6 +67,18 @@ def context() -> Any:
         return _context
 
 
+def warm() -> None:
+    """Start the workers' forkserver now (torch loads in it while the engine waits for work),
+    so that the first run does not wait for it. Called once the engine's device is known."""
+    try:
+        context()
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+    except Exception as exc:  # the first run starts it, and says why it cannot
+        log.info("the training forkserver did not start ahead: %s", exc)
+
+
 # ---------------------------------------------------------------- the engine's side
 
 

@@ -120,6 +120,8 @@ async def test_every_call_gets_its_declared_result(spec: Spec, tmp_path: Path) -
     await spec.ok(P.Jobs())
     assert (await spec.ok(P.EngineLog(lines=5))).size > 0
     assert (await spec.ok(P.Doctor())).picked in ("cpu", "cuda", "mps")
+    sent = await spec.ok(P.FileUpload(name="a.txt", total=2, data=b"hi", final=True))
+    assert sent.received == 2 and sent.path.endswith("a.txt")
     assert isinstance(await spec.reply(P.Cancel(job_id="j-none")), P.ErrorInfo)
     await spec.job(P.StreamEvents(rate=200, seconds=0.05))
 

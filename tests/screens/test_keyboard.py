@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from engine import protocol as P
 from tests.helpers.engine import ROOT, RunningEngine
@@ -187,3 +187,32 @@ def test_alt_keys_are_an_esc_then_the_key() -> None:
     assert alt_character("alt+1") == "1"
     assert alt_character("j") is None and alt_character("alt+up") is None
     assert alt_character("ctrl+j") is None
+
+
+async def test_an_engine_at_a_socket_is_never_offered_to_start_here(
+    engine: RunningEngine,
+) -> None:
+    """Stopped behind a socket (a forward, --socket): no s in the dialog, which says to
+    start it where it runs; s does nothing."""
+    from workbench.engine.endpoint import at_socket
+
+    app = WorkbenchApp(at_socket(engine.home.socket))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ready(pilot, app)
+        stop = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "workbench", "--home", engine.home.root, "engine", "stop"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert stop.returncode == 0, stop.stderr
+        await wait_for(pilot, lambda: isinstance(app.screen, EngineStoppedScreen))
+        dialog = app.screen
+        said = " ".join(str(s.render()) for s in dialog.query(Static))
+        assert "start it where it runs" in said and "s start it" not in said
+        await pilot.press("s")
+        await pilot.pause(1.0)
+        assert isinstance(app.screen, EngineStoppedScreen)  # still there: nothing started
+        assert not engine.home.socket.exists()

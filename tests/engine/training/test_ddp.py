@@ -41,14 +41,24 @@ def params(out: Path, rank: int) -> dict[str, torch.Tensor]:
     return torch.load(out / f"params-{rank}.pt")  # type: ignore[no-any-return]
 
 
-def test_two_ranks_hold_equal_parameters_and_follow_one_process(tmp_path: Path) -> None:
-    one = train(tmp_path / "one", 24, ranks=1)
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:  # type: ignore[type-arg]
+    """24 steps in one process: what both tests compare against."""
+    out = tmp_path_factory.mktemp("one")
+    return out, train(out, 24, ranks=1)
+
+
+def test_two_ranks_hold_equal_parameters_and_follow_one_process(
+    tmp_path: Path,
+    one_process: tuple[Path, dict],  # type: ignore[type-arg]
+) -> None:
+    one_dir, one = one_process
     two = train(tmp_path / "two", 24, ranks=2)
     assert one["state"] == two["state"] == "completed"
     a, b = params(tmp_path / "two", 0), params(tmp_path / "two", 1)
     for name in a:
         assert torch.equal(a[name], b[name]), name  # the same model on every rank
-    single = params(tmp_path / "one", 0)
+    single = params(one_dir, 0)
     for name in a:  # the same global batch: the same training, to summation order
         assert torch.allclose(a[name], single[name], atol=1e-4), name
     assert len(two["losses"]) == 24
@@ -58,14 +68,17 @@ def test_two_ranks_hold_equal_parameters_and_follow_one_process(tmp_path: Path) 
     assert [s for s, _ in list_checkpoints(tmp_path / "two/run/checkpoints")][-1] == 24
 
 
-def test_a_run_checkpointed_on_two_ranks_resumes_on_one(tmp_path: Path) -> None:
+def test_a_run_checkpointed_on_two_ranks_resumes_on_one(
+    tmp_path: Path,
+    one_process: tuple[Path, dict],  # type: ignore[type-arg]
+) -> None:
     train(tmp_path / "two", 16, ranks=2)
     moved = tmp_path / "moved"
     shutil.copytree(tmp_path / "two", moved)
     resumed = train(moved, 24, ranks=1, resume=moved / "run")
-    straight = train(tmp_path / "one", 24, ranks=1)
+    one_dir, straight = one_process
     assert resumed["state"] == "completed"
     assert resumed["losses"] == pytest.approx(straight["losses"][16:], abs=1e-4)
-    a, b = params(moved, 0), params(tmp_path / "one", 0)
+    a, b = params(moved, 0), params(one_dir, 0)
     for name in a:
         assert torch.allclose(a[name], b[name], atol=1e-4), name
