@@ -113,14 +113,17 @@ async def _monkey(
             while not app.connected:
                 assert time.monotonic() < deadline, "the app never connected"
                 await pilot.pause(0.05)
-            for _ in range(keys):
-                if rng.random() < 0.08:
+            tour = [["1"], ["2"], ["3"], ["4"], ["5"], ["question_mark"], ["escape"]]
+            for i in range(keys):
+                if i < len(tour):  # every screen once, whatever the seed draws after
+                    press = tour[i]
+                elif rng.random() < 0.08:
                     press = list(rng.choice(WORDS))  # text, one character at a time
                 else:
                     press = [rng.choice(_choices(app))]
                 sent.extend(press)
                 try:
-                    await asyncio.wait_for(pilot.press(*press), HANG_SECONDS)
+                    await asyncio.wait_for(pilot.press(*press), HANG_SECONDS + 2 * len(press))
                 except TimeoutError:
                     raise AssertionError(f"the app hung on {press}") from None
                 if not app.is_running:
