@@ -168,10 +168,10 @@ class AttackRun(StartsJob[AttackResult], tag="attack.run"):
     split (dataset "": the run's own) drawn with seed.
 
     run_id names a run (its best checkpoint; while it trains its latest complete one) or the
-    absolute path of a model folder; ensemble names more runs that vote with it (their
-    probabilities averaged: black-box recipes only). target "" is untargeted; otherwise the
-    class to reach. budget caps the model queries per example (None: the recipe's default;
-    0 is refused: it leaves nothing to attack with).
+    absolute path of a model folder on the engine's machine; ensemble names more runs that
+    vote with it (their probabilities averaged: black-box recipes only). target "" is
+    untargeted; otherwise the class to reach. budget caps the model queries per example
+    (None: the recipe's default; 0 is refused: it leaves nothing to attack with).
     settings override the recipe's (attack.recipes lists them; unknown names are refused).
     trace keeps an embedding-space attack's steps for each example. (The CSV export in
     TextAttack's log columns is written by the client, from the result's examples.)"""

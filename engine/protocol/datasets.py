@@ -155,13 +155,13 @@ class DatasetStats(Returns[StatsResult], tag="datasets.stats"):
 
 
 class DatasetPreview(Returns[PreviewResult], tag="datasets.preview"):
-    source: str
+    source: str  # a hub name, or an absolute path on the engine's machine (file, saved HF folder)
     format: str | None = None  # csv, tsv, jsonl, parquet, hf-disk, hub; None: guess
     rows: int = 10
 
 
 class DatasetImport(StartsJob[DatasetResult], tag="datasets.import"):
-    source: str
+    source: str  # a hub name, or an absolute path on the engine's machine (file, saved HF folder)
     name: str
     text_column: str
     label_column: str | None = None

@@ -106,8 +106,8 @@ class VectorAdd(StartsJob[VectorSourceResult], tag="embeddings.add"):
     """Register a static vector file: GloVe/word2vec text, or .npy with a word list."""
 
     name: str
-    path: str
-    words_path: str | None = None  # for .npy: one word a line, in row order
+    path: str  # the vector file, an absolute path on the engine's machine
+    words_path: str | None = None  # for .npy: one word a line, in row order (engine's machine)
     format: Literal["auto", "text", "npy"] = "auto"
 
 

@@ -148,7 +148,7 @@ class TokenizerAdd(Returns[TokenizerResult], tag="tokenizers.add"):
     """Register a tokenizer.json, or a Hugging Face tokenizer folder, under a name."""
 
     name: str
-    path: str
+    path: str  # an absolute path on the engine's machine
 
 
 class TokenizerDelete(Returns[Ok], tag="tokenizers.delete"):

@@ -34,7 +34,7 @@ class Welcome(Base, tag="wire.welcome"):
     session_id: str
     engine_version: str
     pid: int
-    host: str = ""  # the engine's machine (socket.gethostname())
+    host: str = ""  # the engine's machine (socket.gethostname()): every path in a call means it
     device: str = ""  # cuda, mps or cpu; "" while torch is still loading in the engine
     device_name: str = ""
     # what this engine serves: its call domains (attack, datasets, ...) and its device's

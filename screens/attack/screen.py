@@ -502,7 +502,7 @@ class AttackScreen(TabbedScreen):
         self.refresh_bindings()
 
     def action_export(self) -> None:
-        from workbench.widgets.path_dialog import PathDialog
+        from workbench.widgets.path_dialog import PathDialog, path_machine
 
         res = self.result
         if res is None:
@@ -525,4 +525,5 @@ class AttackScreen(TabbedScreen):
             self.notify(f"{rows:,} examples written to {target}", timeout=5)
             return None
 
-        self.app.push_screen(PathDialog("Export the examples to CSV", default, write))
+        where = path_machine(self.shell.link_state, "app")  # the app writes it, here
+        self.app.push_screen(PathDialog("Export the examples to CSV", default, write, where=where))

@@ -45,7 +45,7 @@ from workbench.engine.client import EngineError
 from workbench.files import FileProblem, read_text_file
 from workbench.widgets.base import WorkbenchScreen, is_text_entry
 from workbench.widgets.confirm import ConfirmDialog
-from workbench.widgets.path_dialog import PathDialog
+from workbench.widgets.path_dialog import PathDialog, path_machine
 
 CHOICES = ("datasets", "tokenizers", "vectors")  # the catalog lists the form chooses from
 SAVED_FORM, SAVED_CURSOR = "builder.form", "builder.cursor"  # view state keys
@@ -426,7 +426,8 @@ class BuilderScreen(WorkbenchScreen):
             if path:
                 self.notify(f"saved {path}; run it with: workbench train {path} --follow")
 
-        self.app.push_screen(PathDialog("Save the run as TOML", default, save), done)
+        where = path_machine(self.shell.link_state, "app")  # the app writes it, here
+        self.app.push_screen(PathDialog("Save the run as TOML", default, save, where=where), done)
 
     def action_load(self) -> None:
         if self.form.schema is None:
@@ -454,7 +455,8 @@ class BuilderScreen(WorkbenchScreen):
             self.notify(f"loaded {path}{note}", severity="warning" if ignored else "information")
 
         title = "Load a run TOML (it replaces the form)"
-        self.app.push_screen(PathDialog(title, "examples/", load), done)
+        where = path_machine(self.shell.link_state, "app")  # the app reads it, here
+        self.app.push_screen(PathDialog(title, "examples/", load, where=where), done)
 
     async def apply(self, values: dict[str, Any]) -> None:
         """Show a loaded configuration: the architecture's defaults under what the file sets."""

@@ -2,6 +2,7 @@
 
 The import runs as an engine job: its progress shows here, escape cancels
 it, and a failure leaves the dialog open with the reason and nothing stored.
+A source path means the engine's machine: the line under it says which one.
 An import with rows of empty text stays open to say so (enter or esc closes it).
 """
 
@@ -23,6 +24,7 @@ from screens.datasets.model import empty_texts_warning
 from workbench.engine.client import EngineError
 from workbench.shell import ShellUser
 from workbench.widgets.base import WorkbenchModal
+from workbench.widgets.path_dialog import for_engine, path_machine
 
 NO_LABEL = "(no label)"
 
@@ -48,6 +50,8 @@ class ImportScreen(ShellUser, WorkbenchModal[str]):
     ImportScreen > #import-box { width: 96%; max-width: 110; height: auto; max-height: 100%;
                                  border: thick $accent; background: $surface; padding: 0 1; }
     ImportScreen .row { height: 1; margin-bottom: 1; }
+    ImportScreen #import-source-row { margin-bottom: 0; }
+    ImportScreen #import-where { height: auto; margin: 0 0 1 9; color: $text-muted; }
     ImportScreen .row Label { width: 9; color: $text-muted; }
     ImportScreen .row Input { width: 1fr; }
     ImportScreen #import-columns { height: 3; }
@@ -68,7 +72,7 @@ class ImportScreen(ShellUser, WorkbenchModal[str]):
     def compose(self) -> ComposeResult:
         with Vertical(id="import-box"):
             yield Label("[b]Import a dataset[/b]  enter previews · ctrl+s imports · esc closes")
-            with Horizontal(classes="row"):
+            with Horizontal(classes="row", id="import-source-row"):
                 yield Label("source")
                 yield Input(
                     self._initial,
@@ -76,6 +80,8 @@ class ImportScreen(ShellUser, WorkbenchModal[str]):
                     id="import-source",
                     compact=True,
                 )
+            where = path_machine(self.shell.link_state, "engine")  # the engine reads it
+            yield Static(Text(where), id="import-where")
             with Horizontal(classes="row"):
                 yield Label("name")
                 yield Input(placeholder="dataset name", id="import-name", compact=True)
@@ -106,9 +112,14 @@ class ImportScreen(ShellUser, WorkbenchModal[str]):
 
     # ------------------------------------------------------------- preview
 
+    def _source(self) -> str:
+        """The source as the engine gets it (a path here made absolute when it is local)."""
+        typed = self.query_one("#import-source", Input).value.strip()
+        return for_engine(self.shell.link_state, typed, absolute_source)
+
     @on(Input.Submitted, "#import-source")
     def action_preview(self) -> None:
-        source = absolute_source(self.query_one("#import-source", Input).value.strip())
+        source = self._source()
         if not source:
             self._say("type a path or a hub dataset name first", "yellow")
             return
@@ -160,7 +171,7 @@ class ImportScreen(ShellUser, WorkbenchModal[str]):
         if self.job_id is not None:
             return
         pv = self.preview_info
-        source = absolute_source(self.query_one("#import-source", Input).value.strip())
+        source = self._source()
         if pv is None or pv.source != source:
             self._say("preview the source first (enter in the source box)", "yellow")
             return

@@ -63,7 +63,7 @@ class BatchTab(TabbedScreen):
         self._show_batch_head()
 
     def action_batch(self) -> None:
-        from workbench.widgets.path_dialog import PathDialog
+        from workbench.widgets.path_dialog import PathDialog, for_engine, path_machine
 
         run = next((r for r in self.runs if r.run_id == self.model_a), None)
         if run is None:
@@ -71,21 +71,32 @@ class BatchTab(TabbedScreen):
         if self.job_id:
             self.notify("a batch prediction is running already", timeout=3)
             return
-        default = str(free_name(Path.cwd(), f"predictions-{run.run_id}-{self.options.split}"))
+        state = self.shell.link_state  # the engine writes the file, on its machine
+        stem = f"predictions-{run.run_id}-{self.options.split}"
+        # a free name in this folder only when this is the engine's machine; elsewhere the
+        # engine says whether its file exists (it never overwrites one)
+        default = "" if state.remote else str(free_name(Path.cwd(), stem))
 
         def check(path: str) -> str | None:
             target = Path(path).expanduser()
             if target.suffix.lower() not in (".csv", ".jsonl"):
                 return "the file must end in .csv or .jsonl"
-            if target.exists():
+            if not state.remote and target.exists():
                 return f"{target} exists: choose a new file (nothing is overwritten)"
             return None
 
         def chosen(path: str | None) -> None:
             if path:
-                self.start_batch(run, str(Path(path).expanduser().absolute()))
+                self.start_batch(run, for_engine(state, path))
 
-        self.app.push_screen(PathDialog("Predict into the file", default, check), chosen)
+        dialog = PathDialog(
+            "Predict into the file",
+            default,
+            check,
+            where=path_machine(state, "engine"),
+            placeholder=f"/full/path/{stem}.csv",
+        )
+        self.app.push_screen(dialog, chosen)
 
     def action_disagree(self) -> None:
         run = next((r for r in self.runs if r.run_id == self.model_a), None)

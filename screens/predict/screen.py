@@ -291,17 +291,23 @@ class PredictScreen(LanguageTab):
         self._models_changed()
 
     def action_add_folder(self) -> None:
-        from workbench.widgets.path_dialog import PathDialog
+        from workbench.widgets.path_dialog import PathDialog, for_engine, path_machine
+
+        state = self.shell.link_state
+        where = path_machine(state, "engine")
 
         def check(path: str) -> str | None:
-            if not Path(path).expanduser().is_absolute() and not Path(path).expanduser().exists():
+            if state.remote:  # nothing here says what is there: only a full path can mean it
+                if not path.startswith("/"):
+                    return f"give the folder's full path ({where})"
+            elif not Path(path).expanduser().is_absolute() and not Path(path).expanduser().exists():
                 return "give the folder's full path (on the engine's machine)"
             return None
 
         def chosen(path: str | None) -> None:
             if not path:
                 return
-            folder = str(Path(path).expanduser().absolute())
+            folder = for_engine(state, path)
             self.folders = [f for f in self.folders if f.run_id != folder]
             self.folders.insert(0, folder_entry(folder))
             self.shell.view_state.set("predict.folders", [f.run_id for f in self.folders])
@@ -310,7 +316,10 @@ class PredictScreen(LanguageTab):
             self._models_changed()
 
         title = "A model folder (runs export, or a Hugging Face classifier)"
-        self.app.push_screen(PathDialog(title, str(Path.cwd()) + "/", check), chosen)
+        # this folder is offered only when it is also the engine's machine's
+        default = "" if state.remote else str(Path.cwd()) + "/"
+        dialog = PathDialog(title, default, check, where=where, placeholder="/full/path/to/folder")
+        self.app.push_screen(dialog, chosen)
 
     def _models_changed(self) -> None:
         if is_lm(self._run(self.model_a)):

@@ -21,11 +21,11 @@ from textual.widgets import (
 )
 
 from engine import protocol as P
-from engine.paths import absolute_path
 from workbench.engine.client import EngineError
 from workbench.shell import Shell, ShellUser
 from workbench.widgets.base import WorkbenchModal
 from workbench.widgets.footer import WorkbenchFooter
+from workbench.widgets.path_dialog import for_engine, path_machine
 
 DIALOG_CSS = """
 {name} {{ align: center middle; }}
@@ -39,6 +39,8 @@ DIALOG_CSS = """
 {name} Select {{ width: 1fr; }}
 {name} .selects {{ height: 3; }}
 {name} #message {{ height: auto; max-height: 4; }}
+{name} .row.above-where {{ margin-bottom: 0; }}
+{name} #where {{ height: auto; margin: 0 0 1 14; color: $text-muted; }}
 """
 
 
@@ -314,9 +316,13 @@ class AddTokenizerScreen(_JobDialog):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("[b]Add a tokenizer[/b]  a tokenizer.json or a Hugging Face folder")
-            yield _row(
+            path_row = _row(
                 "path", Input(placeholder="/path/to/tokenizer.json", id="path", compact=True)
             )
+            path_row.add_class("above-where")
+            yield path_row
+            where = path_machine(self.shell.link_state, "engine")  # the engine reads it
+            yield Static(Text(where), id="where")
             yield _row("name", Input(placeholder="name to use", id="name", compact=True))
             yield Static("", id="message")
             yield ProgressBar()
@@ -334,7 +340,8 @@ class AddTokenizerScreen(_JobDialog):
     @work(exclusive=True, group="add-start", exit_on_error=False)
     async def add(self, name: str, path: str) -> None:
         try:
-            await self.shell.ask(P.TokenizerAdd(name=name, path=absolute_path(path)))
+            call = P.TokenizerAdd(name=name, path=for_engine(self.shell.link_state, path))
+            await self.shell.ask(call)
         except EngineError as exc:
             self.say_error(exc)
             return

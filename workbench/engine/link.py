@@ -24,6 +24,13 @@ LinkStatus = Literal["starting", "connected", "reconnecting", "failed", "stopped
 STOPPED = "engine stopped"  # the goodbye of an engine stopped on purpose (workbench engine stop)
 
 
+def on_other_machine(welcome: P.Welcome, here: str | None = None) -> bool:
+    """Whether the engine that sent welcome runs on another machine than here (this machine's
+    host name): then the paths of its calls mean that machine, not this one."""
+    here = socket.gethostname() if here is None else here
+    return bool(welcome.host) and welcome.host != here
+
+
 @dataclass
 class LinkState:
     status: LinkStatus = "starting"
@@ -119,7 +126,7 @@ class EngineLink:
             self.state.session_id = welcome.session_id
             self.state.engine_pid = welcome.pid
             self.state.host = welcome.host
-            self.state.remote = bool(welcome.host) and welcome.host != socket.gethostname()
+            self.state.remote = on_other_machine(welcome)
             self.state.capabilities = list(welcome.capabilities)
             self.state.status = "connected"
             self.state.message = "engine restarted" if restarted else "connected"
