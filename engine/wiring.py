@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from engine import protocol as P
 from engine.attack import handlers as attack_calls
 from engine.attack.service import AttackService
-from engine.core import system
+from engine.core import downloads, system
 from engine.core.calls import Dispatch
 from engine.core.catalog import Changes
 from engine.core.device import DeviceMonitor
@@ -62,9 +62,10 @@ def build_services(
     bus: EventBus,
     submit: Submit,
     cancel: Callable[[str], object] = lambda job_id: None,
+    need: Callable[[int], int] = lambda asked: max(1, asked),
 ) -> Services:
     """Each service gets what it uses through its constructor; submit starts a job and cancel
-    cancels one (JobManager's)."""
+    cancels one (JobManager's); need says how many devices a run asking for N takes."""
     publish = bus.publish
     datasets = DatasetService(home, store, Changes("datasets", publish))
     tokenizers = TokenizerService(home, store, datasets.texts, Changes("tokenizers", publish))
@@ -72,7 +73,7 @@ def build_services(
     embeddings = EmbeddingService(home, Changes("vectors", publish))
     checks = ConfigChecks(datasets, tokenizers, embeddings.table)
     training = TrainingService(
-        home, store, submit, publish, checks, tokenizers, embeddings.add_table, cancel
+        home, store, submit, publish, checks, tokenizers, embeddings.add_table, cancel, need
     )
     lm = LanguageModels(training.book, training.runs_dir, training.trained_run, publish)
     bus.listen(P.CatalogChanged, _forget_deleted_runs(lm))
@@ -118,7 +119,7 @@ class Engine:
         self.jobs = JobManager(on_end=self._job_ended, data_dir=home.data_dir)
         self.device = DeviceMonitor()
         self.services = build_services(
-            home, self.store, self.bus, self.jobs.submit, self.jobs.cancel
+            home, self.store, self.bus, self.jobs.submit, self.jobs.cancel, self.jobs.devices.need
         )
         self.dispatch = Dispatch()
         pool = ThreadPoolExecutor(2, thread_name_prefix="query")
@@ -135,6 +136,8 @@ class Engine:
         )
         self.dispatch.mount(system.calls, self.system)
         mount(self.dispatch, self.services)
+        exports = downloads.StagedExports(self.system.downloads, self.services.training.export)
+        self.dispatch.mount(downloads.calls, exports)
 
     async def serve(self) -> None:
         reporter = asyncio.create_task(self._device_loop(), name="device")
@@ -146,7 +149,11 @@ class Engine:
             log.info("engine stopped")
 
     def _when_listening(self) -> None:
-        """In the background: torch and the device, then the training workers' forkserver."""
+        """Staged downloads a stopped engine left, then in the background: torch and the
+        device, then the training workers' forkserver."""
+        gone = self.system.downloads.sweep()  # before any client's call: none is ours yet
+        if gone:
+            log.info("deleted %d staged downloads an earlier engine left", gone)
 
         def start() -> None:
             self.device.detect()

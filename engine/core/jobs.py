@@ -1,8 +1,10 @@
 """Jobs: long work with an id, progress, cancellation and one end state.
 
-Work runs off the asyncio loop. The "device" lane runs one job at a time in
-order (training, batch attacks: GPU-heavy work queues); the "io" lane runs
-imports and other disk-bound work beside it. A job's progress only marks it
+Work runs off the asyncio loop. A job on the "device" lane (training, batch
+attacks: GPU-heavy work) waits, queued and in order, until the devices it asks
+for are free (engine.core.slots: one at a time on a CPU or one GPU, one run per
+GPU beside each other on several); the "io" lane runs imports and other
+disk-bound work beside it. A job's progress only marks it
 dirty; the server's flusher reads dirty jobs a few tens of times a second, so
 a job reporting a million steps costs the clients a few events. The manager
 needs no event loop: a job's end is handed to on_end in the job's own thread
@@ -24,6 +26,7 @@ from typing import Literal
 
 from engine import protocol as P
 from engine.core.errors import Cancelled, EngineError, from_os_error
+from engine.core.slots import DevicePool, visible_gpus
 
 log = logging.getLogger("engine.jobs")
 
@@ -31,6 +34,7 @@ Lane = Literal["device", "io"]
 JobFn = Callable[["Job"], "P.Result | None"]
 _LOG_LIMIT = 100_000  # log lines kept per job between flushes; older ones are dropped
 KEEP_ENDED = 200  # ended jobs remembered for status and `workbench jobs`; older ones are let go
+DEVICE_THREADS = 32  # device-lane jobs started at once (most wait for a device)
 
 
 class Job:
@@ -54,6 +58,7 @@ class Job:
         self._logs: deque[P.JobLog] = deque(maxlen=_LOG_LIMIT)
         self._log_seq = itertools.count()
         self.logs_dropped = 0
+        self.devices: list[str] = []  # the devices it holds while it runs (device lane)
 
     # --- JobContext, called from the worker thread
     def progress(self, done: float, total: float, message: str = "") -> None:
@@ -72,6 +77,11 @@ class Job:
         self._logs.append(P.JobLog(job_id=self.id, seq=next(self._log_seq), text=text))
 
     # --- the engine's side
+    @property
+    def visible_gpus(self) -> str | None:
+        """CUDA_VISIBLE_DEVICES for the processes it starts; None off a GPU."""
+        return visible_gpus(self.devices)
+
     @property
     def cancel_requested(self) -> bool:
         return self._cancel.is_set()
@@ -103,13 +113,19 @@ class Job:
 class JobManager:
     """Starts jobs on their lane and reports their end to on_end."""
 
-    def __init__(self, on_end: Callable[[Job], None], data_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        on_end: Callable[[Job], None],
+        data_dir: Path | None = None,
+        devices: DevicePool | None = None,
+    ) -> None:
         self._on_end = on_end  # called in the job's thread when it ends
         self.data_dir = data_dir  # where a full disk is reported
+        self.devices = devices or DevicePool()
         self._ids = itertools.count(1)
         self.jobs: dict[str, Job] = {}
         self._lanes: dict[Lane, ThreadPoolExecutor] = {
-            "device": ThreadPoolExecutor(1, thread_name_prefix="device-lane"),
+            "device": ThreadPoolExecutor(DEVICE_THREADS, thread_name_prefix="device-lane"),
             "io": ThreadPoolExecutor(2, thread_name_prefix="io-lane"),
         }
 
@@ -120,18 +136,59 @@ class JobManager:
         fn: JobFn,
         lane: Lane = "device",
         on_done: Callable[[Job], None] | None = None,
+        devices: int = 1,
     ) -> Job:
+        """Run fn(job) on its lane; on the device lane once `devices` devices are free (the
+        caller checked the count with self.devices.need)."""
         job = Job(f"j{next(self._ids)}", kind, title, lane)
         self._prune()
         self.jobs[job.id] = job
-        self._lanes[lane].submit(self._run, job, fn, on_done)
+        ticket = self.devices.ticket() if lane == "device" else 0
+        self._lanes[lane].submit(self._run, job, fn, on_done, ticket, devices)
         log.info("job %s queued: %s (%s lane)", job.id, title, lane)
         return job
 
-    def _run(self, job: Job, fn: JobFn, on_done: Callable[[Job], None] | None) -> None:
+    def _run(
+        self,
+        job: Job,
+        fn: JobFn,
+        on_done: Callable[[Job], None] | None,
+        ticket: int = 0,
+        devices: int = 1,
+    ) -> None:
+        if ticket:
+            try:
+                job.devices = self.devices.acquire(
+                    ticket, devices, lambda: job.cancel_requested, self._waiting(job)
+                )
+                log.info("job %s has %s", job.id, ", ".join(job.devices))
+            except Cancelled:
+                pass
+            except Exception as exc:  # never: the pool's own failure ends only this job
+                log.exception("job %s: no device", job.id)
+                job.error = P.error("internal", f"{job.title}: no device: {exc}")
+                job.cancel()
+        try:
+            self._work(job, fn, on_done)
+        finally:
+            if job.devices:
+                self.devices.release(job.devices)
+            elif ticket:
+                self.devices.forget(ticket)
+
+    @staticmethod
+    def _waiting(job: Job) -> Callable[[str], None]:
+        def say(message: str) -> None:
+            job.message = message
+            job.dirty = True
+
+        return say
+
+    def _work(self, job: Job, fn: JobFn, on_done: Callable[[Job], None] | None) -> None:
         if job.cancel_requested:
             job.state = "cancelled"
         else:
+            job.message = ""
             job.state = "running"
             job.started = time.time()
             job.dirty = True

@@ -11,6 +11,7 @@ from engine import __version__
 from engine import protocol as P
 from engine.core.calls import CallTable, JobWork
 from engine.core.device import DeviceMonitor
+from engine.core.downloads import Downloads
 from engine.core.errors import EngineError
 from engine.core.jobs import Job, JobManager
 from engine.core.limits import within
@@ -30,9 +31,11 @@ class SystemService:
     clients: Callable[[], int]  # how many clients are attached now
     stop: Callable[[], None]  # asks the engine to stop soon (thread-safe)
     uploads: Uploads = field(init=False)
+    downloads: Downloads = field(init=False)
 
     def __post_init__(self) -> None:
         self.uploads = Uploads(self.home.data_dir)
+        self.downloads = Downloads(self.home.data_dir)
 
     def status(self) -> P.StatusResult:
         return P.StatusResult(
@@ -119,6 +122,11 @@ def doctor(_: SystemService, __: P.Doctor) -> P.DoctorResult:
 @calls.on(P.FileUpload)
 def upload(system: SystemService, call: P.FileUpload) -> P.UploadResult:
     return system.uploads.handle(call)
+
+
+@calls.on(P.FileDownload)
+def download(system: SystemService, call: P.FileDownload) -> P.DownloadChunk:
+    return system.downloads.handle(call)
 
 
 LOG_TAIL_BYTES = 1 << 20  # the most of the log's end read for EngineLog

@@ -93,6 +93,7 @@ from engine.protocol.generation import (
     StopReason,
 )
 from engine.protocol.system import (
+    DOWNLOAD_CHUNK,
     Cancel,
     CatalogChanged,
     CatalogKind,
@@ -100,7 +101,10 @@ from engine.protocol.system import (
     DeviceUpdate,
     Doctor,
     DoctorResult,
+    DownloadChunk,
+    DownloadReady,
     EngineLog,
+    FileDownload,
     FileUpload,
     GpuInfo,
     JobInfo,
@@ -113,6 +117,7 @@ from engine.protocol.system import (
     Ping,
     Pong,
     Shutdown,
+    StagedFile,
     Status,
     StatusResult,
     StreamEvents,
@@ -161,6 +166,7 @@ from engine.protocol.training import (
     RunExamples,
     RunExamplesResult,
     RunExport,
+    RunExportStaged,
     RunHistory,
     RunInfo,
     RunList,
@@ -185,10 +191,11 @@ from engine.protocol.training import (
     WordScore,
 )
 
-PROTOCOL_VERSION = 8  # 2: one package, tags <domain>.<name>, CatalogChanged; 3: training.predict;
+PROTOCOL_VERSION = 9  # 2: one package, tags <domain>.<name>, CatalogChanged; 3: training.predict;
 # 4: training.predict_batch; 5: explanations in training.predict, training.disagree
 # 6: lm.generate / lm.score; 7: attack.recipes / attack.run
 # 8: system.doctor, system.upload; the Welcome names the engine's host, device and capabilities
+# 9: training.export_staged, system.download (an export fetched by a client on another machine)
 
 Call = (
     # system
@@ -201,6 +208,7 @@ Call = (
     | EngineLog
     | Doctor
     | FileUpload
+    | FileDownload
     # datasets
     | DatasetList
     | DatasetShow
@@ -239,6 +247,7 @@ Call = (
     | RunControl
     | RunResume
     | RunExport
+    | RunExportStaged
     | RunRename
     | RunDelete
     | RunExamples
@@ -266,6 +275,8 @@ Result = (
     | LogTail
     | DoctorResult
     | UploadResult
+    | DownloadReady
+    | DownloadChunk
     # datasets
     | DatasetListResult
     | DatasetResult
@@ -351,6 +362,7 @@ from engine.protocol.wire import (  # noqa: E402
 )
 
 __all__ = [
+    "DOWNLOAD_CHUNK",
     "MAX_FRAME",
     "PROTOCOL_VERSION",
     "SMOLLM2",
@@ -393,6 +405,8 @@ __all__ = [
     "Disagreement",
     "Doctor",
     "DoctorResult",
+    "DownloadChunk",
+    "DownloadReady",
     "DuplicateGroup",
     "Encode",
     "EncodeResult",
@@ -406,6 +420,7 @@ __all__ = [
     "Explanation",
     "ExpressionTerm",
     "FieldProblem",
+    "FileDownload",
     "FileUpload",
     "Frame",
     "FrameDecoder",
@@ -464,6 +479,7 @@ __all__ = [
     "RunExamples",
     "RunExamplesResult",
     "RunExport",
+    "RunExportStaged",
     "RunHistory",
     "RunInfo",
     "RunList",
@@ -491,6 +507,7 @@ __all__ = [
     "SettingSpec",
     "Shutdown",
     "SplitResult",
+    "StagedFile",
     "StartsJob",
     "StatsResult",
     "Status",

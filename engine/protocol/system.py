@@ -160,6 +160,50 @@ class FileUpload(Returns[UploadResult], tag="system.upload"):
     discard: bool = False
 
 
+DOWNLOAD_CHUNK = 4 * 2**20  # bytes a download chunk asks for unless it says otherwise
+
+
+class StagedFile(Base):
+    """One file of a staged download: its path inside the download ("/" between folders),
+    its size and its SHA-256 (hex), for the client to check what it wrote."""
+
+    name: str
+    size: int
+    sha256: str
+
+
+class DownloadReady(Base, tag="system.download_ready"):
+    """A folder the engine staged for a client on another machine to fetch (system.download)."""
+
+    download_id: str
+    files: list[StagedFile]
+    total: int  # bytes in all its files
+    folder: str  # where it is staged, on the engine's machine (the message names it)
+    message: str = ""  # what making it said (an export's "exported ckpt-4 to ...")
+
+
+class DownloadChunk(Base, tag="system.downloaded"):
+    download_id: str
+    name: str = ""
+    offset: int = 0
+    data: bytes = b""  # shorter than asked only at the file's end
+    size: int = 0  # the whole file's bytes
+
+
+class FileDownload(Returns[DownloadChunk], tag="system.download"):
+    """Bytes of one file of a staged download (DownloadReady), from the engine's machine to the
+    client's: name is one of the files the download listed, size at most 16 MiB, any offset
+    (a retried chunk is read again). release ends the download and the engine deletes its
+    folder: when the client has every file, or gives up. A download no chunk is asked of for
+    30 minutes is deleted too, and every staged folder when an engine starts."""
+
+    download_id: str
+    name: str = ""
+    offset: int = 0
+    size: int = DOWNLOAD_CHUNK
+    release: bool = False
+
+
 class EngineLog(Returns[LogTail], tag="system.log"):
     """The last lines of the engine's log (1 to 2000), for an app far from its files."""
 

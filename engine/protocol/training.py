@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from engine.protocol.base import Base, Ok, Returns, StartsJob
 from engine.protocol.embeddings import VectorSourceResult
+from engine.protocol.system import DownloadReady
 
 # --------------------------------------------------------------------- values
 
@@ -328,7 +329,14 @@ class RunResume(Returns[RunResult], tag="training.resume"):
 
 class RunExport(Returns[Ok], tag="training.export"):
     run_id: str
-    path: str
+    path: str  # the folder to write, an absolute path on the engine's machine
+
+
+class RunExportStaged(Returns[DownloadReady], tag="training.export_staged"):
+    """Export a run as training.export does, into a private folder under the engine's data dir,
+    for a client on another machine to fetch with system.download (then release)."""
+
+    run_id: str
 
 
 class VectorFromRun(Returns[VectorSourceResult], tag="training.to_vectors"):
@@ -364,9 +372,9 @@ class RunExamples(Returns[RunExamplesResult], tag="training.examples"):
 class RunPredict(Returns[RunPredictResult], tag="training.predict"):
     """Classify texts with a run's trained model: its best checkpoint, or while it trains its
     latest complete one (never a model being updated). run_id may instead be the absolute path
-    of a model folder: a Hugging Face sequence-classification folder with a tokenizer.json
-    (what `runs export` writes for BERT-family runs), or what `runs export` writes for the
-    other families. The same holds for RunPredictBatch and RunDisagree."""
+    (on the engine's machine) of a model folder: a Hugging Face sequence-classification folder
+    with a tokenizer.json (what `runs export` writes for BERT-family runs), or what `runs
+    export` writes for the other families. The same holds for RunPredictBatch and RunDisagree."""
 
     run_id: str
     texts: list[str]
@@ -382,7 +390,7 @@ class RunPredictBatch(StartsJob[BatchPredictResult], tag="training.predict_batch
 
     run_id: str
     out: str
-    source: str = ""  # a file, or
+    source: str = ""  # a file (an absolute path on the engine's machine), or
     dataset: str = ""  # a dataset, with its split
     split: str = "test"
     text_column: str = "text"

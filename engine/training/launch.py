@@ -86,6 +86,9 @@ def run_in_torchrun(
             "OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // devices))
         ),
     }
+    visible = getattr(job, "visible_gpus", None)
+    if visible is not None:  # the GPUs the engine gave this run; LOCAL_RANK counts among them
+        env["CUDA_VISIBLE_DEVICES"] = visible
     with open(folder / "torchrun.log", "wb") as out:
         proc = subprocess.Popen(
             command(devices),

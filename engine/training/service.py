@@ -39,7 +39,7 @@ from engine.training.plan import Planner
 from engine.training.predicting import Predictions
 from engine.training.recorder import RunRecorder
 from engine.training.runs import RunBook
-from engine.training.worker import run_in_worker
+from engine.training.worker import run_in_worker, wanted_devices
 
 log = logging.getLogger("engine.training")
 Submit = Callable[..., Job]  # JobManager.submit(kind, title, fn, lane=...)
@@ -59,6 +59,7 @@ class TrainingService:
         tokenizers: TokenizerService,
         add_vectors: AddVectors,
         cancel: Callable[[str], object],
+        need: Callable[[int], int] = lambda asked: max(1, asked),
     ) -> None:
         self.runs_dir = home.data_dir / "runs"
         self.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -68,6 +69,7 @@ class TrainingService:
         self.tokenizers = tokenizers
         self.add_vectors = add_vectors
         self.cancel = cancel  # JobManager.cancel(job_id)
+        self.need = need  # DevicePool.need: the devices a run asking for N takes (or refused)
         self.book = RunBook(store, publish, Changes("runs", publish))
         self.models = Changes("models", publish)
         self.work = TrainingWork(checks.datasets, tokenizers, checks.vectors, self.book)
@@ -108,6 +110,7 @@ class TrainingService:
         cfg = RunConfig.from_toml(config_toml, name)
         self.checks.check(cfg)  # refused before any run exists
         self.planner.plan(config_toml, raise_too_big=True)  # and one that cannot fit
+        devices = self.need(wanted_devices(cfg))  # and more devices than there are
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
         folder = self.runs_dir / run_id
         folder.mkdir(parents=True)
@@ -115,9 +118,10 @@ class TrainingService:
         self.book.add(run_id, cfg.name, cfg.arch, cfg.dataset, config_toml, str(folder))
         metric = "accuracy" if models.get_spec(cfg.arch).trained_by == "fit" else "loss"
         self.book.update(run_id, metric=str(cfg.train.get("metric", metric)), summary=cfg.summary())
-        return self._launch(run_id, cfg, resume=False)
+        return self._launch(run_id, cfg, resume=False, devices=devices)
 
-    def _launch(self, run_id: str, cfg: RunConfig, resume: bool) -> P.RunInfo:
+    def _launch(self, run_id: str, cfg: RunConfig, resume: bool, devices: int) -> P.RunInfo:
+        """Queue the run's job; it starts once `devices` of the engine's devices are free."""
         folder = self.runs_dir / run_id
         book = self.book
 
@@ -168,7 +172,9 @@ class TrainingService:
         # queued before submitting: a job that starts at once must not be set back to queued
         book.update(run_id, state="queued", message=str(folder))
         lane: Lane = "device"
-        job = self.submit("train", f"train {cfg.name}", work, lane=lane, on_done=ended)
+        job = self.submit(
+            "train", f"train {cfg.name}", work, lane=lane, on_done=ended, devices=devices
+        )
         return book.update(run_id, job_id=job.id)
 
     def resume(self, run_id: str, devices: int | None = None) -> P.RunInfo:
@@ -189,8 +195,9 @@ class TrainingService:
                     f"devices must be from 0 (every GPU) to {MAX_DEVICES}, got {devices}"
                 )
             cfg.train = {**cfg.train, "devices": devices}
+        taken = self.need(wanted_devices(cfg))
         self.book.rewind(run_id, checkpoint_step(resolve_checkpoint(checkpoints, "last")))
-        return self._launch(run_id, cfg, resume=True)
+        return self._launch(run_id, cfg, resume=True, devices=taken)
 
     # ------------------------------------------------------------- controls
 

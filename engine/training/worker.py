@@ -154,7 +154,7 @@ def run_in_worker(
     send = _sender(mine)
     proc = ctx.Process(
         target=worker_main,
-        args=(theirs, cfg, run_id, run_dir, resume),
+        args=(theirs, cfg, run_id, run_dir, resume, getattr(job, "visible_gpus", None)),
         name=f"train-{run_id}",
         daemon=True,
     )
@@ -430,9 +430,19 @@ class _Null:
         return None
 
 
-def worker_main(conn: Connection, cfg: Any, run_id: str, run_dir: Path, resume: bool) -> None:
+def worker_main(
+    conn: Connection,
+    cfg: Any,
+    run_id: str,
+    run_dir: Path,
+    resume: bool,
+    visible: str | None = None,
+) -> None:
     """The one-device worker process: the run's TrainingWork with the engine's objects
-    behind proxies."""
+    behind proxies, on the GPU the engine gave its job (visible: CUDA_VISIBLE_DEVICES, set
+    before CUDA starts in this process; the forkserver never starts it)."""
+    if visible is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = visible
     run_rank(conn, cfg, run_id, run_dir, resume, main=True)
 
 

@@ -181,6 +181,11 @@ async def test_every_call_gets_its_declared_result(spec: Spec, tmp_path: Path) -
         await spec.reply(P.RunControl(run_id=run.run_id, action="pause")), P.ErrorInfo
     )
     await spec.ok(P.RunExport(run_id=run.run_id, path=str(tmp_path / "exported")))
+    staged = await spec.ok(P.RunExportStaged(run_id=run.run_id))
+    first = staged.files[0]
+    got = await spec.ok(P.FileDownload(download_id=staged.download_id, name=first.name))
+    assert got.size == first.size and len(got.data) == min(first.size, P.DOWNLOAD_CHUNK)
+    await spec.ok(P.FileDownload(download_id=staged.download_id, release=True))
     await spec.ok(P.VectorFromRun(run_id=run.run_id, name="spec-run-vec"))
     said = await spec.ok(P.RunPredict(run_id=run.run_id, texts=["a good film", "bad"]))
     assert len(said.predictions) == 2 and said.step > 0

@@ -121,3 +121,36 @@ def test_the_engine_s_end_takes_its_workers_with_it(home, tmp_path: Path) -> Non
         assert not alive(worker), "the worker outlived its engine"
     finally:
         stop_engine(proc)
+
+
+def test_runs_train_side_by_side_on_free_devices_and_the_rest_wait(
+    home,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """Two devices (the CPU counted twice, as two GPUs would be): two runs train at once, each
+    in its own worker; a third waits queued, saying why, and starts when one ends."""
+    monkeypatch.setenv("WORKBENCH_CPU_RUNS", "2")
+    proc = start_engine(home)
+    engine = RunningEngine(home, proc)
+    try:
+        config = str(endless(tmp_path, 1000))
+        first, second, third = (wb_json(engine, "train", config)["run_id"] for _ in range(3))
+        wait_step(engine, first, 3)
+        wait_step(engine, second, 3)
+        shown = {r: wb_json(engine, "runs", "show", r)["run"] for r in (first, second, third)}
+        assert [shown[r]["state"] for r in (first, second, third)] == [
+            "running",
+            "running",
+            "queued",
+        ]
+        waiting = [j for j in wb_json(engine, "jobs") if j["state"] == "queued"]
+        assert [j["message"] for j in waiting] == ["waiting for a device: 2 of 2 in use"]
+        assert wb(engine, "runs", "stop", first).returncode == 0
+        third_run = wait_step(engine, third, 3)
+        assert third_run["state"] == "running"
+        assert wb_json(engine, "runs", "show", second)["run"]["state"] == "running"
+        for run_id in (second, third):
+            assert wb(engine, "runs", "stop", run_id).returncode == 0
+    finally:
+        stop_engine(proc)

@@ -15,6 +15,8 @@ from rich.table import Table
 from engine import protocol as P
 from engine.paths import absolute_path
 from workbench.cli.common import Watch, complete, emit_json, err, fail, out, run, table, with_json
+from workbench.cli.download import export_here
+from workbench.cli.upload import engine_is_remote
 from workbench.engine.client import EngineClient, EngineError
 from workbench.files import FileProblem, read_text_file
 
@@ -236,7 +238,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
         elif args.action == "delete":
             res = await client.ask(P.RunDelete(run_id=args.run_id))
         elif args.action == "export":
-            res = await client.ask(P.RunExport(run_id=args.run_id, path=absolute_path(args.path)))
+            if engine_is_remote(client):  # exported there, then fetched here
+                res = P.Ok(message=await export_here(client, args.run_id, args.path, args.json))
+            else:
+                res = await client.ask(
+                    P.RunExport(run_id=args.run_id, path=absolute_path(args.path))
+                )
         elif args.action == "resume":
             started = await client.ask(
                 P.RunResume(run_id=args.run_id, devices=getattr(args, "devices", None))
@@ -298,5 +305,9 @@ def add_parser(sub: Any) -> None:
     eg.add_argument("--limit", type=int, default=20)
     ex = with_json(rsub.add_parser("export", help="a Hugging Face folder, usable with pipeline()"))
     ex.add_argument("run_id")
-    ex.add_argument("path")
+    ex.add_argument(
+        "path",
+        help="a new or empty folder; on this machine (an engine elsewhere writes it there, and "
+        "it is fetched here)",
+    )
     rs.set_defaults(handler=cmd_runs)

@@ -48,7 +48,7 @@ async def engine_path(
     if local.is_dir():
         raise EngineError(
             "usage",
-            f"{local} is a folder, and the engine runs on {_host(client)}: only files are sent",
+            f"{local} is a folder, and the engine runs on {engine_host(client)}: only files are sent",
             "copy the folder to the engine's machine (scp -r) and give its path there",
         )
     return await upload(client, local, quiet)
@@ -66,7 +66,8 @@ def _chunk(path: Path, offset: int) -> bytes:
         return fh.read(CHUNK)
 
 
-def _host(client: EngineClient) -> str:
+def engine_host(client: EngineClient) -> str:
+    """The engine's host as its Welcome names it, for messages."""
     return (client.welcome.host if client.welcome else "") or "another machine"
 
 
@@ -78,7 +79,7 @@ async def upload(client: EngineClient, local: Path, quiet: bool = False) -> str:
         return started.path
     upload_id = started.upload_id
     progress = Progress(
-        TextColumn(f"sending {local.name} to {_host(client)}"),
+        TextColumn(f"sending {local.name} to {engine_host(client)}"),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),

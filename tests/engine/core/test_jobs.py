@@ -6,12 +6,16 @@ import threading
 
 from engine import protocol as P
 from engine.core.jobs import KEEP_ENDED, Job, JobManager
+from engine.core.slots import DevicePool
 
 
 def test_ended_jobs_are_pruned_but_running_ones_kept() -> None:
     ended: list[Job] = []
     done = threading.Event()
-    manager = JobManager(on_end=lambda job: (ended.append(job), done.set()))
+    manager = JobManager(
+        on_end=lambda job: (ended.append(job), done.set()),
+        devices=DevicePool(lambda: ["cpu:0"]),
+    )
     gate = threading.Event()
     slow = manager.submit("test", "slow", lambda job: gate.wait(30) and None, lane="device")
     for i in range(KEEP_ENDED + 50):
