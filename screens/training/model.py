@@ -282,13 +282,24 @@ class RunHistory:
     times: dict[str, dict[int, float]] = field(default_factory=dict)  # run -> step -> unix time
     evals: dict[str, list[P.EvalReport]] = field(default_factory=dict)
 
-    def load(self, run_id: str, hist: P.RunHistory, evals: bool = True) -> None:
-        """A run's whole history replaces what was kept of it."""
+    def load(
+        self,
+        run_id: str,
+        hist: P.RunHistory,
+        evals: bool = True,
+        arrived: list[P.MetricPoint] | None = None,
+    ) -> None:
+        """A run's whole history replaces what was kept of it; then the live points that
+        arrived while it was asked for and are newer than it (they came before it)."""
         self.series[run_id] = {k: list(v) for k, v in hist.series.items()}
         self.epochs[run_id] = dict(hist.series.get("epoch", []))
         self.times[run_id] = dict(hist.times)
         if evals or run_id not in self.evals:
             self.evals[run_id] = list(hist.evals)
+        last = {name: pts[-1][0] for name, pts in hist.series.items() if pts}
+        self.append(
+            [p for p in arrived or () if p.run_id == run_id and p.step > last.get(p.series, 0)]
+        )
 
     def forget(self, run_id: str) -> None:
         for kept in (self.series, self.epochs, self.times, self.evals):
@@ -298,7 +309,7 @@ class RunHistory:
         for p in points:
             series = self.series.get(p.run_id)
             if series is None:
-                continue  # history not loaded yet: it will include this point
+                continue  # history not loaded yet: its load brings this point
             pts = series.setdefault(p.series, [])
             # a resumed run replays from its checkpoint: what came after it is gone
             while pts and pts[-1][0] >= p.step:

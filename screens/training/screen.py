@@ -125,6 +125,7 @@ class TrainingScreen(RunControls):
         self._arrived = False
         self._wide = False
         self._dropped: int | None = None  # events the engine dropped, when last looked
+        self._arriving: list[list[P.MetricPoint]] = []  # live points while a history is asked
 
     @property
     def overlay(self) -> set[str]:
@@ -300,15 +301,25 @@ class TrainingScreen(RunControls):
         self.refresh_bindings()
         self._save_view()
 
+    async def _history_of(self, run_id: str) -> tuple[P.RunHistory, list[P.MetricPoint]]:
+        """The run's whole history, and the live points that came while it was asked for (the
+        engine reads it, then sends it: points stored in between may come before it)."""
+        arrived: list[P.MetricPoint] = []
+        self._arriving.append(arrived)
+        try:
+            return await self.shell.ask(P.RunShow(run_id=run_id)), arrived
+        finally:
+            self._arriving = [a for a in self._arriving if a is not arrived]
+
     @work(exclusive=True, group="tr-history", exit_on_error=False)
     async def load_history(self, run_id: str) -> None:
         try:
-            hist = await self.shell.ask(P.RunShow(run_id=run_id))
+            hist, arrived = await self._history_of(run_id)
         except EngineError as exc:
             self._message(Text(str(exc), style="red"))
             return
         self.runs[run_id] = hist.run
-        self.history.load(run_id, hist)
+        self.history.load(run_id, hist, arrived=arrived)
         self.configs[run_id] = hist.config_toml
         self._dirty = True
         self._fill_list()
@@ -318,15 +329,17 @@ class TrainingScreen(RunControls):
     @work(group="tr-overlay", exit_on_error=False)
     async def load_overlay(self, run_id: str) -> None:
         try:
-            hist = await self.shell.ask(P.RunShow(run_id=run_id))
+            hist, arrived = await self._history_of(run_id)
         except EngineError:
             return
-        self.history.load(run_id, hist, evals=False)
+        self.history.load(run_id, hist, evals=False, arrived=arrived)
         self.configs[run_id] = hist.config_toml
         self._dirty = True
 
     def _on_metrics(self, event: P.RunMetrics) -> None:
         """Every batch of live points: appended in place, no redraw."""
+        for arrived in self._arriving:
+            arrived.extend(event.points)
         self.history.append(event.points)
         self._dirty = True
 

@@ -127,6 +127,25 @@ def test_live_points_join_only_runs_whose_history_is_loaded() -> None:
     assert h.times["r1"][4] == 2004.0 and h.last_time("r1") == 2004.0
 
 
+def test_live_points_that_came_before_their_history_join_it_once() -> None:
+    """The engine reads a history, then sends it: the points stored in between may come
+    first (to the old history, or none); the load keeps those past it, once."""
+    h = RunHistory()
+    h.load("r1", history(loss=[5.0, 4.0]))
+    early = [
+        point("r1", s, v, n)
+        for s, v in ((2, 4.0), (3, 3.0), (4, 2.0))
+        for n in ("epoch", "train_loss")
+    ]
+    h.append(early)
+    h.load("r1", history(loss=[5.0, 4.0]), arrived=[*early, point("r2", 5, 1.0)])
+    assert h.points("r1", "train_loss") == [(1, 5.0), (2, 4.0), (3, 3.0), (4, 2.0)]
+    assert list(h.times["r1"]) == [1, 2, 3, 4] and h.epochs["r1"][4] == 2.0
+    assert "r2" not in h.series
+    h.load("r1", history(loss=[5.0, 4.0]))  # nothing arrived: exactly the history
+    assert h.points("r1", "train_loss") == [(1, 5.0), (2, 4.0)]
+
+
 def test_a_replayed_step_after_a_resume_replaces_what_came_after_it() -> None:
     h = RunHistory()
     h.load("r1", history(loss=[5.0, 4.0, 3.0, 2.0, 1.0]))
