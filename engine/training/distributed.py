@@ -113,6 +113,11 @@ class World:
     def stop(self) -> None:
         dist = torch.distributed
         if self.parallel and dist.is_initialized():
+            # every rank leaves together: gloo could abort a rank whose peer had already torn
+            # its group down ("terminate called without an active exception"); a rank that
+            # failed instead is ended by torchrun, so this never waits on it for long
+            with contextlib.suppress(Exception):
+                dist.barrier()
             with contextlib.suppress(Exception):
                 dist.destroy_process_group()
 
