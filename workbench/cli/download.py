@@ -17,12 +17,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-
 from engine import protocol as P
 from engine.paths import absolute_path
-from workbench.cli.common import err
-from workbench.cli.upload import engine_host
+from workbench.cli.upload import engine_host, transfer_bar
 from workbench.engine.client import EngineClient, EngineError
 
 CHUNK = 4 * 2**20
@@ -70,15 +67,7 @@ async def fetch(
     missing = next((p for p in [*reversed(local.parents), local] if not p.exists()), None)
     local.parent.mkdir(parents=True, exist_ok=True)
     part = Path(tempfile.mkdtemp(prefix=f".{local.name}.part-", dir=local.parent))
-    progress = Progress(
-        TextColumn(f"fetching {local.name} from {engine_host(client)}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        console=err,
-        transient=True,
-        disable=quiet,
-    )
+    progress = transfer_bar(f"fetching {local.name} from {engine_host(client)}", quiet)
     try:
         with progress:
             bar = progress.add_task("fetch", total=ready.total)

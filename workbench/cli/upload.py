@@ -78,15 +78,7 @@ async def upload(client: EngineClient, local: Path, quiet: bool = False) -> str:
     if started.path:
         return started.path
     upload_id = started.upload_id
-    progress = Progress(
-        TextColumn(f"sending {local.name} to {engine_host(client)}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        console=err,
-        transient=True,
-        disable=quiet,
-    )
+    progress = transfer_bar(f"sending {local.name} to {engine_host(client)}", quiet)
     try:
         with progress:
             bar = progress.add_task("send", total=total)
@@ -108,3 +100,16 @@ async def upload(client: EngineClient, local: Path, quiet: bool = False) -> str:
         except EngineError:
             pass
         raise
+
+
+def transfer_bar(title: str, quiet: bool) -> Progress:
+    """A bytes-moved bar on stderr (none when quiet: --json keeps stdout and stderr clean)."""
+    return Progress(
+        TextColumn(title),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err,
+        transient=True,
+        disable=quiet,
+    )
