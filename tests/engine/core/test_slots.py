@@ -111,6 +111,7 @@ def test_the_io_lane_never_waits_for_a_device() -> None:
     until(lambda: a.state == "running")
     io = jobs.submit("import", "io", lambda job: P.Ok(), lane="io")
     until(lambda: io.state == "done")
+    assert a.state == "running" and io.devices == []  # done while the one device was held
     gate.set()
     jobs.shutdown()
 
