@@ -137,14 +137,15 @@ class JobManager:
         lane: Lane = "device",
         on_done: Callable[[Job], None] | None = None,
         devices: int = 1,
+        on_wait: Callable[[str], None] | None = None,
     ) -> Job:
         """Run fn(job) on its lane; on the device lane once `devices` devices are free (the
-        caller checked the count with self.devices.need)."""
+        caller checked the count with self.devices.need), telling on_wait why it waits."""
         job = Job(f"j{next(self._ids)}", kind, title, lane)
         self._prune()
         self.jobs[job.id] = job
         ticket = self.devices.ticket() if lane == "device" else 0
-        self._lanes[lane].submit(self._run, job, fn, on_done, ticket, devices)
+        self._lanes[lane].submit(self._run, job, fn, on_done, ticket, devices, on_wait)
         log.info("job %s queued: %s (%s lane)", job.id, title, lane)
         return job
 
@@ -155,11 +156,12 @@ class JobManager:
         on_done: Callable[[Job], None] | None,
         ticket: int = 0,
         devices: int = 1,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         if ticket:
             try:
                 job.devices = self.devices.acquire(
-                    ticket, devices, lambda: job.cancel_requested, self._waiting(job)
+                    ticket, devices, lambda: job.cancel_requested, self._waiting(job, on_wait)
                 )
                 log.info("job %s has %s", job.id, ", ".join(job.devices))
             except Cancelled:
@@ -177,10 +179,15 @@ class JobManager:
                 self.devices.forget(ticket)
 
     @staticmethod
-    def _waiting(job: Job) -> Callable[[str], None]:
+    def _waiting(job: Job, on_wait: Callable[[str], None] | None) -> Callable[[str], None]:
         def say(message: str) -> None:
             job.message = message
             job.dirty = True
+            if on_wait is not None:
+                try:
+                    on_wait(message)
+                except Exception:
+                    log.exception("job %s: telling why it waits failed", job.id)
 
         return say
 

@@ -172,8 +172,19 @@ class TrainingService:
         # queued before submitting: a job that starts at once must not be set back to queued
         book.update(run_id, state="queued", message=str(folder))
         lane: Lane = "device"
+
+        def waiting(message: str) -> None:  # the run's header says why it has not started
+            if book.info(run_id).state == "queued":
+                book.update(run_id, message=message)
+
         job = self.submit(
-            "train", f"train {cfg.name}", work, lane=lane, on_done=ended, devices=devices
+            "train",
+            f"train {cfg.name}",
+            work,
+            lane=lane,
+            on_done=ended,
+            devices=devices,
+            on_wait=waiting,
         )
         return book.update(run_id, job_id=job.id)
 

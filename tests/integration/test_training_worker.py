@@ -146,6 +146,7 @@ def test_runs_train_side_by_side_on_free_devices_and_the_rest_wait(
         ]
         waiting = [j for j in wb_json(engine, "jobs") if j["state"] == "queued"]
         assert [j["message"] for j in waiting] == ["waiting for a device: 2 of 2 in use"]
+        assert shown[third]["message"] == "waiting for a device: 2 of 2 in use"  # its header
         assert wb(engine, "runs", "stop", first).returncode == 0
         third_run = wait_step(engine, third, 3)
         assert third_run["state"] == "running"
