@@ -28,6 +28,7 @@ MAX_ADV_EPSILON = 10.0  # relative: a multiple of the token table's typical size
 MAX_ADV_STEPS = 1000
 MAX_ROBUST_N = 10_000
 MAX_DEVICES = 64  # processes of one run
+MAX_NODES = 64  # machines of one run
 LOWER_IS_BETTER = frozenset({"loss", "perplexity"})
 MAX_EPOCHS = 1_000_000
 MAX_STEPS = 10**12
@@ -161,6 +162,11 @@ class TrainConfig:
     # processes the run trains in, each on its own device, through torchrun (DDP); 0 (or
     # "all" in a config file): every GPU, one on a CPU
     devices: int = 1
+    # machines the run trains on (torchrun's --nnodes), `devices` processes on each: the
+    # engine's machine is node 0; each other one joins with `workbench join` (rendezvous at
+    # rdzv_endpoint, HOST:PORT of the engine's machine as the others reach it)
+    nodes: int = 1
+    rdzv_endpoint: str = ""
 
     def validate(
         self,
@@ -316,7 +322,32 @@ def _problems(c: TrainConfig) -> list[str]:
     at_most("robust_n", c.robust_n, MAX_ROBUST_N)
     at_least("devices", c.devices, 0)
     at_most("devices", c.devices, MAX_DEVICES)
+    at_least("nodes", c.nodes, 1)
+    at_most("nodes", c.nodes, MAX_NODES)
+    if c.nodes > 1 or c.rdzv_endpoint:
+        problem = endpoint_problem(c.rdzv_endpoint)
+        if problem:
+            out.append(problem)
     return out
+
+
+def endpoint_problem(endpoint: str) -> str | None:
+    """What is wrong with a rendezvous endpoint (HOST:PORT), or None."""
+    host, _, port = endpoint.rpartition(":")
+    if not endpoint:
+        return (
+            "a run on several nodes needs rdzv_endpoint: HOST:PORT of the engine's machine as "
+            "the other nodes reach it (for example 10.0.0.1:29500)"
+        )
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c in host for c in " /"):
+        return f"rdzv_endpoint must be HOST:PORT with a port from 1 to 65535, got {endpoint!r}"
+    return None
+
+
+def split_endpoint(endpoint: str) -> tuple[str, int]:
+    """(host, port) of a valid HOST:PORT (an IPv6 host may be in brackets)."""
+    host, _, port = endpoint.rpartition(":")
+    return host.strip("[]"), int(port)
 
 
 def fitted_refusal(arch: str, train: dict[str, Any]) -> str | None:
@@ -328,6 +359,16 @@ def fitted_refusal(arch: str, train: dict[str, Any]) -> str | None:
     every = train.get("robust_every", 0)
     if isinstance(every, int | float) and not isinstance(every, bool) and every > 0:
         asked.append("robust_every")
+    spread = [
+        f"{k} = {train[k]}"
+        for k in ("devices", "nodes")
+        if isinstance(train.get(k), int) and not isinstance(train.get(k), bool) and train[k] > 1
+    ]
+    if spread:
+        return (
+            f"{arch} is fitted in one go by scikit-learn in one process, so "
+            f"{' and '.join(spread)} cannot apply; leave them out, or train a network for that"
+        )
     if not asked:
         return None
     return (
@@ -372,6 +413,8 @@ TRAIN_HELP: dict[str, str] = {
     "robust_recipe": "the attack robust_every measures with",
     "robust_n": "the first N validation rows robust_every attacks",
     "devices": 'processes, one per device, through torchrun; 0 or "all": every GPU',
+    "nodes": "machines the run trains on; the others join with `workbench join`",
+    "rdzv_endpoint": "HOST:PORT of the engine's machine as the other nodes reach it",
 }
 TRAIN_CHOICES = {
     "optimizer": OPTIMIZERS,

@@ -145,7 +145,7 @@ def run_in_worker(
         "job": job,
     }
     devices = wanted_devices(cfg)
-    if devices > 1:
+    if devices > 1 or wanted_nodes(cfg) > 1:
         from engine.training.launch import run_in_torchrun
 
         return run_in_torchrun(work.book, targets, cfg, run_id, run_dir, resume, job, devices)
@@ -179,6 +179,12 @@ def wanted_devices(cfg: Any) -> int:
         import torch
 
         return max(1, torch.cuda.device_count()) if torch.cuda.is_available() else 1
+    return int(asked) if isinstance(asked, int) and not isinstance(asked, bool) else 1
+
+
+def wanted_nodes(cfg: Any) -> int:
+    """The machines a run asks for: [train] nodes (1 unless set)."""
+    asked = cfg.train.get("nodes", 1) if isinstance(cfg.train, dict) else 1
     return int(asked) if isinstance(asked, int) and not isinstance(asked, bool) else 1
 
 
@@ -250,14 +256,17 @@ def serve(
 DATA_TARGETS = ("datasets", "tokenizers", "vectors")
 
 
-def serve_data(conn: Connection, targets: dict[str, Any]) -> None:
-    """Answer a rank other than 0: it reads data; it reports nothing."""
+def serve_data(conn: Connection, targets: dict[str, Any]) -> bool:
+    """Answer a rank other than 0: it reads data; it reports nothing. True when the rank said
+    goodbye (its part of the run done), False when its link closed without a word."""
     send = _sender(conn)
     while True:
         try:
             msg = conn.recv()
         except (EOFError, OSError):
-            return
+            return False
+        if msg[0] == "bye":
+            return True
         if msg[0] != "call":
             continue
         _, target, name, args, kwargs, reply = msg
@@ -466,6 +475,7 @@ def run_rank(
     try:
         state, message = work(cfg, run_id, run_dir, resume, job, recorder)  # type: ignore[arg-type]
         if not main:
+            link.send(("bye",))
             return
         link.send(("done", state, message))
     except Cancelled:

@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         doctor,
         embeddings,
         generate,
+        join,
         predict,
         serve,
         system,
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         generate,
         attack,
         serve,
+        join,
     ):
         module.add_parser(sub)
     return parser

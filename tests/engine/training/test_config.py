@@ -42,6 +42,13 @@ def test_defaults_are_valid() -> None:
         ({"keep_checkpoints": 0}, "checkpoints kept must be at least 1"),
         ({"batch_size": "32"}, "batch_size must be an integer, got '32'"),
         ({"compile": 1}, "compile must be true or false, got 1"),
+        ({"nodes": 0}, "nodes must be at least 1, got 0"),
+        ({"nodes": 65}, "nodes must be at most 64, got 65"),
+        ({"nodes": 2}, "a run on several nodes needs rdzv_endpoint: HOST:PORT"),
+        ({"nodes": 2, "rdzv_endpoint": "10.0.0.1"}, "rdzv_endpoint must be HOST:PORT with a"),
+        ({"nodes": 2, "rdzv_endpoint": "10.0.0.1:0"}, "with a port from 1 to 65535, got"),
+        ({"nodes": 2, "rdzv_endpoint": ":29500"}, "rdzv_endpoint must be HOST:PORT"),
+        ({"rdzv_endpoint": "a b:1"}, "rdzv_endpoint must be HOST:PORT"),
     ],
 )
 def test_invalid_values_are_refused_with_a_clear_message(
@@ -151,3 +158,14 @@ def test_applies_reads_bools_and_unset_values() -> None:
     assert unset.applies("model", {"model.mode": None}) and not unset.applies(
         "model", {"model.mode": "a"}
     )
+
+
+def test_several_nodes_take_a_rendezvous_endpoint() -> None:
+    from engine.training.config import fitted_refusal, split_endpoint
+
+    TrainConfig(nodes=2, rdzv_endpoint="10.0.0.1:29500").validate("cpu", "classify")
+    assert split_endpoint("gpu0.lan:29500") == ("gpu0.lan", 29500)
+    assert split_endpoint("[::1]:29500") == ("::1", 29500)
+    refused = fitted_refusal("features-logreg", {"nodes": 2, "rdzv_endpoint": "h:1"})
+    assert refused is not None and "nodes = 2 cannot apply" in refused
+    assert "devices = 3" in (fitted_refusal("features-logreg", {"devices": 3}) or "")
