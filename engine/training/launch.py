@@ -45,6 +45,7 @@ CONNECT_SECONDS = 120.0  # for every rank to start (torch loads in each) and con
 JOIN_SECONDS = 900.0  # for the other nodes of a run on several machines to be joined
 JOIN_FILE = "join.json"
 HANDSHAKE_SECONDS = 30
+BYE_SECONDS = 30.0  # for the other ranks to end once rank 0 has
 
 
 @dataclass
@@ -135,21 +136,31 @@ def run_in_torchrun(
         )
     conns: list[Connection] = []
     lost: list[str] = []
+    answering: list[threading.Thread] = []
+    link = _Later()  # stop, pause and the rest work while the ranks are awaited, too
+    control = RemoteControl(link.send)
     try:
-        main, others = _accept(server, key, plan, proc, job, spec, run_dir)
-        conns = [main, *others.values()]
+        with book.training(run_id, control):
+            try:
+                main, others = _accept(server, key, plan, proc, job, spec, run_dir, control)
+            except _StoppedWaiting:
+                return "stopped", f"stopped while waiting for its {plan.ranks} ranks to connect"
+            conns = [main, *others.values()]
 
-        def answer(rank: int, conn: Connection) -> None:
-            if not serve_data(conn, targets) and not lost and proc.poll() is None:
-                lost.append(f"rank {rank} (node {rank // devices}) lost its link to the engine")
-                log.warning("run %s: %s; its ranks are stopped", run_id, lost[0])
-                _kill(proc)
+            def answer(rank: int, conn: Connection) -> None:
+                if not serve_data(conn, targets) and not lost and proc.poll() is None:
+                    lost.append(f"rank {rank} (node {rank // devices}) lost its link to the engine")
+                    log.warning("run %s: %s; its ranks are stopped", run_id, lost[0])
+                    _kill(proc)
 
-        for rank, conn in others.items():
-            threading.Thread(target=answer, args=(rank, conn), daemon=True).start()
-        send = _sender(main)
-        with book.training(run_id, RemoteControl(send)):
-            return serve(main, send, targets, job, lambda: _waited(proc))
+            for rank, conn in others.items():
+                answering.append(threading.Thread(target=answer, args=(rank, conn), daemon=True))
+                answering[-1].start()
+            link.connect(_sender(main))
+            ended = serve(main, link.send, targets, job, lambda: _waited(proc))
+            for thread in answering:  # each rank says goodbye before its link is closed
+                thread.join(timeout=BYE_SECONDS)
+            return ended
     except EngineError as exc:
         if lost:
             raise EngineError(
@@ -164,6 +175,33 @@ def run_in_torchrun(
         server.close()
         _end(proc)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+class _StoppedWaiting(Exception):
+    """The run was stopped before its ranks had all connected."""
+
+
+class _Later:
+    """A sender to rank 0 before it has connected: what is sent waits, then goes in order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: list[Any] = []
+        self._send: Any = None
+
+    def send(self, msg: Any) -> None:
+        with self._lock:
+            if self._send is None:
+                self._waiting.append(msg)
+                return
+        self._send(msg)
+
+    def connect(self, send: Any) -> None:
+        with self._lock:
+            for msg in self._waiting:
+                send(msg)
+            self._waiting.clear()
+            self._send = send
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -189,6 +227,7 @@ def _accept(
     job: Any,
     spec: tuple[Any, ...],
     run_dir: Path,
+    control: Any,
 ) -> tuple[Connection, dict[int, Connection]]:
     """(rank 0's connection, the others' by rank), once every rank has connected and proven
     the key; each is sent the run (and, where it asks, the checkpoint it resumes from).
@@ -198,6 +237,8 @@ def _accept(
     while len(found) < plan.ranks:
         if job.cancel_requested:
             raise Cancelled()
+        if control.stop_requested:
+            raise _StoppedWaiting()
         if proc.poll() is not None:
             raise EngineError(
                 f"torchrun ended (status {proc.returncode}) before its {plan.ranks} ranks connected"

@@ -304,6 +304,7 @@ class _Link:
         self._call_lock = threading.Lock()
         self._replies: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue()
         self.cancelled = threading.Event()
+        self.finished = False  # said how its part ended: the engine may hang up now
         self.control: Control | None = None
         self._pending: list[tuple[str, Any]] = []
         self._control_lock = threading.Lock()
@@ -329,6 +330,8 @@ class _Link:
             try:
                 msg = self.conn.recv()
             except (EOFError, OSError):
+                if self.finished:
+                    return
                 os._exit(3)  # the engine is gone: its run is interrupted, this process too
             kind = msg[0]
             if kind == "reply":
@@ -472,24 +475,28 @@ def run_rank(
     )
     job: JobContext = _RemoteJob(link, "job") if main else _Null()  # type: ignore[assignment]
     recorder = _Remote(link, "recorder") if main else _Null()
+
+    def end(msg: tuple[Any, ...]) -> None:
+        link.finished = True
+        link.send(msg)
+
     try:
         state, message = work(cfg, run_id, run_dir, resume, job, recorder)  # type: ignore[arg-type]
         if not main:
-            link.send(("bye",))
+            end(("bye",))
             return
-        link.send(("done", state, message))
+        end(("done", state, message))
     except Cancelled:
-        if main:
-            link.send(("cancelled",))
+        end(("cancelled",) if main else ("bye",))
     except EngineError as exc:
         if not main:
             raise
-        link.send(("error", exc.message, exc.hint, exc.code, ""))
+        end(("error", exc.message, exc.hint, exc.code, ""))
     except BaseException as exc:
         if not main:
             raise  # torchrun ends every rank, and rank 0's end says so
         detail = traceback.format_exc()
-        link.send(("error", f"{type(exc).__name__}: {exc}", "", "internal", detail))
+        end(("error", f"{type(exc).__name__}: {exc}", "", "internal", detail))
     finally:
         with contextlib.suppress(OSError):
             conn.close()

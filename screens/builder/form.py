@@ -67,7 +67,8 @@ def help_text(
     if spec is not None:
         text.append(f"  {spec.help}" if spec.help else "")
         if spec.default is not None:
-            text.append(f"  (default {format_value(spec.default)})", style="dim")
+            shown = format_value(spec.default) if spec.default != "" else "empty"
+            text.append(f"  (default {shown})", style="dim")
     if hidden:
         text.append(f"  hidden: {hidden}", style="dim")
     if warning:

@@ -174,3 +174,13 @@ def test_a_lost_node_ends_the_run_with_the_reason(engine: RunningEngine, tmp_pat
     assert "rank 1 (node 1) lost its link to the engine" in run["message"], run["message"]
     assert engine.proc.poll() is None  # the engine goes on
     assert run_id in [r["run_id"] for r in wb_json(engine, "runs", "list")]
+
+
+def test_a_run_waiting_for_its_nodes_stops(engine: RunningEngine, tmp_path: Path) -> None:
+    run_id = wb_json(engine, "train", str(two_nodes(tmp_path, "alone", endless=True)))["run_id"]
+    path = join_file(engine, run_id)
+    assert wb(engine, "runs", "stop", run_id).returncode == 0
+    run = wait_state(engine, run_id, 60)
+    assert run["state"] == "stopped", run["message"]
+    assert "stopped while waiting for its 2 ranks to connect" in run["message"]
+    assert not path.exists()  # the key is gone with the wait

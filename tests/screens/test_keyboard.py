@@ -98,6 +98,24 @@ async def test_text_entry_is_explicit_and_esc_leaves_it_at_once(engine: RunningE
         assert table.cursor == 0
 
 
+async def test_j_k_g_g_scroll_the_help_a_modal_screen(engine: RunningEngine) -> None:
+    """A modal screen ends Textual's binding chain: the app's j/k/g/G must be its own too."""
+    app = WorkbenchApp(engine.home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ready(pilot, app)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        keys = app.screen.query_one("#help-keys")
+        await pilot.press("j", "j", "j")
+        await wait_for(pilot, lambda: keys.scroll_y == 3)
+        await pilot.press("k")
+        await wait_for(pilot, lambda: keys.scroll_y == 2)
+        await pilot.press("G")
+        await wait_for(pilot, lambda: keys.scroll_y == keys.max_scroll_y > 10)
+        await pilot.press("g")
+        await wait_for(pilot, lambda: keys.scroll_y == 0)
+
+
 async def test_dialogs_close_with_esc(engine: RunningEngine) -> None:
     app = WorkbenchApp(engine.home)
     async with app.run_test(size=(80, 24)) as pilot:

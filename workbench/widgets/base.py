@@ -170,7 +170,20 @@ class WorkbenchModal(ModalScreen[T]):
     """A dialog: esc always closes it (with None), from a text box in it too, whatever it
     waits for. Subclasses add their own BINDINGS; this one is inherited."""
 
-    BINDINGS: ClassVar = [Binding("escape", "close", "Close", id="dialog.close")]
+    # a modal screen ends the binding chain, so the app's j/k/g/G are repeated here
+    BINDINGS: ClassVar = [
+        Binding("escape", "close", "Close", id="dialog.close"),
+        Binding("j", "nav('down')", "Down", show=False, id="dialog.nav.down"),
+        Binding("k", "nav('up')", "Up", show=False, id="dialog.nav.up"),
+        Binding("g", "nav('first')", "First", show=False, id="dialog.nav.first"),
+        Binding("G", "nav('last')", "Last", show=False, id="dialog.nav.last"),
+    ]
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_nav(self, where: str) -> None:
+        """j/k/g/G in the dialog's focused list, table, tree or scrolling pane."""
+        nav = getattr(self.app, "action_nav", None)
+        if callable(nav):
+            nav(where)

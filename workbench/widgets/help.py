@@ -44,7 +44,14 @@ def help_text(rows: list[tuple[str, str, str, str]]) -> Text:
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close", id="help.close")]
+    # a modal screen ends the binding chain: the app's j/k/g/G do not reach it, so its own do
+    BINDINGS = [
+        Binding("escape,q,question_mark,f1", "dismiss", "Close", id="help.close"),
+        Binding("j", "scroll('down')", "Down", show=False, id="help.down"),
+        Binding("k", "scroll('up')", "Up", show=False, id="help.up"),
+        Binding("g", "scroll('home')", "First", show=False, id="help.first"),
+        Binding("G", "scroll('end')", "Last", show=False, id="help.last"),
+    ]
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
@@ -68,3 +75,12 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#help-keys").focus()
+
+    def action_scroll(self, where: str) -> None:
+        keys = self.query_one("#help-keys", VerticalScroll)
+        {
+            "down": keys.scroll_down,
+            "up": keys.scroll_up,
+            "home": keys.scroll_home,
+            "end": keys.scroll_end,
+        }[where](animate=False)
