@@ -35,6 +35,7 @@ from engine.core.errors import EngineError
 from engine.models import (
     attention_rnn,
     cnn,
+    decoder,
     embedding_bag,
     features,
     lm,
@@ -147,6 +148,14 @@ ARCHITECTURES: dict[str, ArchSpec] = dict(
             pretrained.build,
             "classify",
             "fine-tune a pretrained BERT-family encoder (default MiniLM) with a new head",
+            pretrained_tokenizer=True,
+        ),
+        _spec(
+            "decoder-finetune",
+            decoder.DecoderFinetuneConfig,
+            decoder.build,
+            "classify",
+            "fine-tune a GPT-style decoder (default SmolLM2-135M) with a head on its last token",
             pretrained_tokenizer=True,
         ),
         _spec(

@@ -124,6 +124,10 @@ def own_tokenizer_vocab(arch: str, params: Mapping[str, Any]) -> dict[str, int] 
     spec = get_spec(arch)
     if not spec.pretrained_tokenizer or spec.trained_by == "fit":
         return None
+    if arch == "decoder-finetune":
+        from engine.models.decoder import own_vocab, resolve_source
+
+        return own_vocab(resolve_source(str(params.get("folder", "") or "")))
     from engine.models.pretrained import TOKENIZER_FILE, resolve_folder
 
     path = resolve_folder(str(params.get("folder", "") or "")) / TOKENIZER_FILE

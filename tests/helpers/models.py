@@ -169,6 +169,36 @@ def tiny_bert_folder() -> Path:
     return folder
 
 
+@functools.cache
+def tiny_decoder_folder() -> Path:
+    """A randomly initialised Llama-style causal LM (hidden 32, 2 blocks) and a word-level
+    tokenizer.json of the tiny BERT's words, with no pad token (end-of-sequence is id 1)."""
+    from tokenizers import Tokenizer, pre_tokenizers
+    from tokenizers.models import WordLevel
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    folder = _temporary_folder("wb-tiny-decoder-")
+    vocab = ["<unk>", "</s>", *TINY_BERT_WORDS]
+    tok = Tokenizer(WordLevel({w: i for i, w in enumerate(vocab)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="</s>").save_pretrained(str(folder))
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        eos_token_id=1,
+        bos_token_id=None,
+        pad_token_id=None,
+    )
+    LlamaForCausalLM(config).save_pretrained(str(folder))
+    return folder
+
+
 def tiny_bert_texts(n: int, seed: int) -> tuple[Tensor, Tensor, Tensor]:
     """(ids, mask, labels): n random phrases of the tiny BERT's words, encoded by its folder's
     tokenizer and right-padded; labels balanced and random."""

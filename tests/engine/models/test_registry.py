@@ -31,10 +31,11 @@ OWN_VOCAB = [
 ]
 
 
-def test_the_architectures_are_the_promised_twelve() -> None:
+def test_the_architectures_are_the_promised_thirteen() -> None:
     assert list(registry.ARCHITECTURES) == [
         *OWN_VOCAB[:8],
         "bert-finetune",
+        "decoder-finetune",
         "features-logreg",
         "lstm-lm",
         "transformer-lm",
@@ -47,6 +48,7 @@ def test_the_architectures_are_the_promised_twelve() -> None:
     ]
     assert [n for n, s in registry.ARCHITECTURES.items() if s.pretrained_tokenizer] == [
         "bert-finetune",
+        "decoder-finetune",
         "features-logreg",
     ]
 
