@@ -23,7 +23,7 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from engine import protocol as P
-from screens.builder.model import NO_SPLIT, PRETRAINED_TOKENIZER, RunForm, format_value
+from screens.builder.model import NO_SPLIT, RunForm, format_value, own_tokenizer
 
 # Labels for the TOML names too long for the form's label column (the help line names the key).
 LABELS = {
@@ -225,7 +225,8 @@ def data_fields(form: RunForm, arch: P.ArchitectureInfo) -> list[Widget]:
     tokenizers = [t.name for t in form.tokenizers]
     out += row("data.tokenizer", "tokenizer", select(tokenizers, v["data.tokenizer"]))
     if arch.pretrained_tokenizer:  # the field stays: a custom folder needs its own one
-        out.append(note(f"needs the model's own tokenizer ({PRETRAINED_TOKENIZER} for MiniLM)"))
+        own, model = own_tokenizer(arch.name)
+        out.append(note(f"needs the model's own tokenizer ({own} for {model})"))
     splits = form.splits(v["data.dataset"])
     out += row("data.train_split", "train split", select(splits, v["data.train_split"]))
     for key, label in (("data.validation_split", "validation"), ("data.test_split", "test")):

@@ -27,6 +27,13 @@ DEFAULT_ARCH = "embedding-bag"
 DEFAULT_DATASET = "rotten-tomatoes"
 DEFAULT_TOKENIZER = "minilm-wordpiece"
 PRETRAINED_TOKENIZER = "minilm-wordpiece"  # the bundled MiniLM's own
+# the tokenizer a pretrained architecture's default model reads ids with, and that model
+OWN_TOKENIZERS = {"decoder-finetune": ("smollm2-bpe", "SmolLM2")}
+
+
+def own_tokenizer(arch: str) -> tuple[str, str]:
+    """(tokenizer, model) of a pretrained architecture's default model."""
+    return OWN_TOKENIZERS.get(arch, (PRETRAINED_TOKENIZER, "MiniLM"))
 # choosing one of these changes which fields the form has (a dataset changes only choices)
 REBUILDS = ("model.arch",)
 
@@ -391,7 +398,7 @@ class RunForm:
             self.values.update(self.model_defaults(str(value), keep=self.values, was=was))
             arch = self.arch
             if arch is not None and arch.pretrained_tokenizer:  # ids must be the model's own
-                self.values["data.tokenizer"] = PRETRAINED_TOKENIZER
+                self.values["data.tokenizer"] = own_tokenizer(arch.name)[0]
         elif key == "data.dataset":
             self._fit_splits(str(value))
         return True

@@ -142,6 +142,14 @@ BERT = P.ArchitectureInfo(
     pretrained_tokenizer=True,
     takes_vectors=False,
 )
+DECODER = P.ArchitectureInfo(
+    name="decoder-finetune",
+    task="classify",
+    description="",
+    settings=[],
+    pretrained_tokenizer=True,
+    takes_vectors=False,
+)
 PRECISION = P.SettingSpec(name="precision", kind="choice", default="fp32", choices=["fp32", "fp16"])
 EPOCHS = P.SettingSpec(name="epochs", kind="int", default=3)
 MOMENTUM = P.SettingSpec(
@@ -155,7 +163,7 @@ METRIC = P.SettingSpec(
     applies_when={"data.validation_split": ["*"]},
 )
 FORM_SCHEMA = P.RunSchemaResult(
-    architectures=[CNN, GRU, BERT],
+    architectures=[CNN, GRU, BERT, DECODER],
     train=[*TRAIN, EPOCHS, PRECISION, MOMENTUM, METRIC],
     device="cpu",
     precisions=["fp32", "bf16"],
@@ -233,6 +241,8 @@ def test_a_pretrained_model_takes_its_own_tokenizer() -> None:
     f.choose("data.tokenizer", "word")
     f.choose("model.arch", "bert-finetune")
     assert f.values["data.tokenizer"] == PRETRAINED_TOKENIZER
+    f.choose("model.arch", "decoder-finetune")  # SmolLM2 reads ids with its own
+    assert f.values["data.tokenizer"] == "smollm2-bpe"
 
 
 def test_a_new_dataset_brings_its_splits_unless_the_train_split_is_there() -> None:
