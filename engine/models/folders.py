@@ -49,6 +49,14 @@ def _tokenizer(folder: Path) -> tuple[object, int]:
     return tok, int(pad)
 
 
+def _truncation(data: dict[str, object]) -> object:
+    """How the exported run read long texts (None: the head)."""
+    from engine.training.truncation import Truncation
+
+    how = Truncation.from_data(dict(data))
+    return None if how.how == "head" else how
+
+
 def _small_file(path: Path) -> str:
     if not path.is_file() or path.stat().st_size > MAX_CONFIG:
         raise EngineError(f"{path} is not a model configuration this engine reads")
@@ -129,6 +137,7 @@ def _exported_run(folder: Path) -> tuple[TrainedModel, int]:
         pad_id=pad,
         labels=labels,
         description=f"the exported run in {folder} ({arch})",
+        truncation=_truncation(config.get("data", {})),
     )
     if get_spec(arch).task != "classify":
         raise EngineError(f"{folder} holds a language model: it predicts no labels")

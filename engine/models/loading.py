@@ -42,6 +42,7 @@ class TrainedRun:
     pad_id: int
     labels: list[str]
     description: str  # "run ID (arch on dataset)"
+    truncation: Any = None  # how a long text is read (engine.training.truncation); None: head
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,55 @@ def class_probabilities(
     if trained.spec.trained_by == "fit":
         return np.asarray(model.predict_proba(texts), dtype=np.float64)  # type: ignore[union-attr]
     limit = read_limit(trained, max_length)
-    encoded = [e.ids[:limit] for e in trained.run.tokenizer.encode_batch_fast(texts)]
-    return probabilities_of_ids(trained, encoded, batch_size, check)
+    reads = [read(trained, e, limit) for e in trained.run.tokenizer.encode_batch_fast(texts)]
+    return pooled_probabilities(trained, reads, batch_size, check)
+
+
+def positions(trained: TrainedModel, encoding: Any, limit: int) -> list[list[int]]:
+    """The positions of an encoded text the model reads: one list, or one per window."""
+    how = trained.run.truncation
+    if how is None or len(encoding.ids) <= limit:
+        return [list(range(min(len(encoding.ids), limit)))]
+    picked: list[list[int]] = how.pick(encoding.special_tokens_mask, limit)
+    return picked
+
+
+def read(trained: TrainedModel, encoding: Any, limit: int) -> list[list[int]]:
+    """The ids the model reads of an encoded text: one list, or one per window."""
+    ids = encoding.ids
+    return [[ids[i] for i in window] for window in positions(trained, encoding, limit)]
+
+
+def pooled_probabilities(
+    trained: TrainedModel,
+    reads: list[list[list[int]]],
+    batch_size: int = 64,
+    check: Callable[[], None] = lambda: None,
+) -> np.ndarray:
+    """Probabilities of texts read as one or more windows of ids each: a text of several is
+    the softmax of its windows' logits pooled (mean or max, the run's truncation)."""
+    flat: list[list[int]] = []
+    owner: list[int] = []
+    for text, windows in enumerate(reads):
+        for window in windows:
+            flat.append(window)
+            owner.append(text)
+    logits = logits_of_ids(trained, flat, batch_size, check)
+    if len(flat) == len(reads):
+        return _softmax(logits)
+    pool = getattr(trained.run.truncation, "pool", "mean")
+    out = np.zeros((len(reads), logits.shape[1]), dtype=np.float64)
+    at = np.asarray(owner)
+    for text in range(len(reads)):
+        mine = logits[at == text]
+        out[text] = mine.max(axis=0) if pool == "max" else mine.mean(axis=0)
+    return _softmax(out)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return np.asarray(e / e.sum(axis=1, keepdims=True), dtype=np.float64)
 
 
 def probabilities_of_ids(
@@ -113,6 +161,17 @@ def probabilities_of_ids(
     check: Callable[[], None] = lambda: None,
 ) -> np.ndarray:
     """class_probabilities of texts already encoded (and cut) as token ids."""
+    return _softmax(logits_of_ids(trained, encoded, batch_size, check))
+
+
+def logits_of_ids(
+    trained: TrainedModel,
+    encoded: list[list[int]],
+    batch_size: int = 64,
+    check: Callable[[], None] = lambda: None,
+) -> np.ndarray:
+    """The classifier's logits [len(encoded), classes] for texts encoded as token ids, in
+    batches of alike lengths."""
     import torch
 
     model = trained.model
@@ -131,7 +190,7 @@ def probabilities_of_ids(
                 mask[row, :n] = 1
             mask[:, 0] = 1  # an empty text still has one (padding) position to read
             logits = model(ids, mask)
-            out[group] = torch.softmax(logits.float(), dim=-1).numpy()[:, : out.shape[1]]
+            out[group] = logits.float().numpy()[:, : out.shape[1]]
     return out
 
 
@@ -157,16 +216,24 @@ def predict_texts(
     ) or trained.run.tokenizer
     limit = 10**9 if fit else read_limit(trained, max_length)
     encodings = tokenizer.encode_batch(texts)
+    picked = [positions(trained, e, limit) for e in encodings] if not fit else []
     if fit:
         proba = np.asarray(trained.model.predict_proba(texts), dtype=np.float64)  # type: ignore[union-attr]
     else:
-        proba = probabilities_of_ids(trained, [e.ids[:limit] for e in encodings])
+        ids = [
+            [[e.ids[i] for i in w] for w in windows]
+            for e, windows in zip(encodings, picked, strict=True)
+        ]
+        proba = pooled_probabilities(trained, ids)
     labels = trained.run.labels
     out = []
     for i, (p, enc) in enumerate(zip(proba, encodings, strict=True)):
         whole = len(enc.ids) + sum(len(o.ids) for o in enc.overflowing)
         n = min(len(enc.ids), limit)
-        if n < len(enc.ids):
+        if not fit and picked[i] != [list(range(n))]:  # tail, head+tail or windows
+            n = len({p for window in picked[i] for p in window})  # every window's, together
+            enc = ReadPart(enc, picked[i][0])  # shown and explained: the (first) window
+        elif n < len(enc.ids):
             enc.truncate(n)
         out.append(
             P.Prediction(
@@ -180,6 +247,18 @@ def predict_texts(
             )
         )
     return out
+
+
+class ReadPart:
+    """The positions of an encoding that a model read (tail, head+tail, every window's),
+    with what the prediction console and the explainers read of an encoding."""
+
+    def __init__(self, encoding: Any, keep: list[int]) -> None:
+        self.ids = [encoding.ids[i] for i in keep]
+        self.tokens = [encoding.tokens[i] for i in keep]
+        self.offsets = [encoding.offsets[i] for i in keep]
+        self.special_tokens_mask = [encoding.special_tokens_mask[i] for i in keep]
+        self.attention_mask = [1] * len(keep)
 
 
 def embedding_table(trained: TrainedModel) -> tuple[list[str], np.ndarray]:

@@ -15,6 +15,7 @@ import msgspec
 
 from engine.core import settings
 from engine.core.errors import EngineError
+from engine.training.truncation import Truncation
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("constant", "linear", "cosine")
@@ -38,6 +39,20 @@ TASK_METRICS = {
 }
 
 
+DATA_KEYS = (
+    "dataset",
+    "tokenizer",
+    "train_split",
+    "validation_split",
+    "test_split",
+    "max_length",
+    "truncation",
+    "head_tokens",
+    "stride",
+    "pool",
+)
+
+
 @dataclass
 class RunConfig:
     """The TOML a person writes (examples/ has one per architecture)."""
@@ -54,6 +69,8 @@ class RunConfig:
     train: dict[str, Any] = field(default_factory=dict)
     vectors: str | None = None  # a static source that initialises the embedding layer
     freeze_vectors: bool = False
+    # how a text longer than max_length is read (engine.training.truncation)
+    truncation: Truncation = field(default_factory=Truncation)
 
     def summary(self) -> str:
         """Its key settings in a few words, for a runs table: "adamw lr 0.0005 · batch 32 ·
@@ -86,6 +103,14 @@ class RunConfig:
                 hint="sections are: name, [data], [model], [train]",
             )
         d = data.get("data", {})
+        if not isinstance(d, dict):
+            raise EngineError("[data] must be a table of settings", hint="see examples/*.toml")
+        unknown = sorted(set(d) - set(DATA_KEYS))
+        if unknown:
+            raise EngineError(
+                f"unknown data setting{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
+                hint="[data] takes: " + ", ".join(DATA_KEYS),
+            )
         model = dict(data.get("model", {}))
         arch = model.pop("arch", None)
         vectors = model.pop("vectors", None)
@@ -100,6 +125,8 @@ class RunConfig:
             raise EngineError(
                 f"data.max_length must be a whole number of 2 or more, not {max_length!r}"
             )
+        truncation = Truncation.from_data(d)
+        truncation.validate(max_length)
         return cls(
             name=str(name or data.get("name") or f"{arch}-{d['dataset']}"),
             dataset=str(d["dataset"]),
@@ -113,6 +140,7 @@ class RunConfig:
             train=dict(data.get("train", {})),
             vectors=str(vectors) if vectors else None,
             freeze_vectors=freeze_vectors,
+            truncation=truncation,
         )
 
 

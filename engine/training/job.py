@@ -265,7 +265,7 @@ class TrainingWork:
             chunk = tok.encode_batch_fast(
                 texts[start : start + ENCODE_CHUNK], add_special_tokens=True
             )
-            ids += [e.ids[: cfg.max_length] for e in chunk]
+            ids += [cut(e, cfg.truncation, cfg.max_length) for e in chunk]
         if task == "lm":
             keep = [i for i in ids if len(i) >= 2]
             return TextExamples(keep, None, pad_id=pad_id), None
@@ -364,6 +364,15 @@ def init_from_vectors(model: Any, spec: Any, tok: Any, table: Any, freeze: bool)
         return out, found
 
     return models.init_embedding(layer, vocab, lookup, freeze)
+
+
+def cut(encoding: Any, truncation: Any, max_length: int) -> list[int]:
+    """The ids a run trains on of one encoded text: its truncation's (a windowed run's first
+    window: the windows are pooled when it predicts)."""
+    if len(encoding.ids) <= max_length or truncation.how == "head":
+        return list(encoding.ids[:max_length])
+    ids = encoding.ids
+    return [ids[i] for i in truncation.pick(encoding.special_tokens_mask, max_length)[0]]
 
 
 def save_rebuild_files(run_dir: Path, tokenizer: Any, labels: list[str]) -> None:

@@ -379,6 +379,7 @@ class TrainingService:
             pad_id=pad_id,
             labels=labels,
             description=f"run {run_id} ({cfg.arch} on {cfg.dataset})",
+            truncation=None if cfg.truncation.how == "head" else cfg.truncation,
         )
 
     def trained(self, run_id: str) -> models.TrainedModel:

@@ -34,6 +34,8 @@ OWN_TOKENIZERS = {"decoder-finetune": ("smollm2-bpe", "SmolLM2")}
 def own_tokenizer(arch: str) -> tuple[str, str]:
     """(tokenizer, model) of a pretrained architecture's default model."""
     return OWN_TOKENIZERS.get(arch, (PRETRAINED_TOKENIZER, "MiniLM"))
+
+
 # choosing one of these changes which fields the form has (a dataset changes only choices)
 REBUILDS = ("model.arch",)
 
