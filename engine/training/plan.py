@@ -105,7 +105,16 @@ class Planner:
         try:
             cfg = RunConfig.from_toml(config_toml)
         except EngineError as exc:
-            keys = ("data.max_length", "data.dataset", "model.arch", "model.freeze_vectors")
+            keys = (
+                "data.head_tokens",
+                "data.stride",
+                "data.pool",
+                "data.truncation",
+                "data.max_length",
+                "data.dataset",
+                "model.arch",
+                "model.freeze_vectors",
+            )
             field = next((k for k in keys if k in exc.message), "")  # "": the file as a whole
             return P.RunPlanResult(problems=[_problem(field, exc)])
         problems: list[P.FieldProblem] = []

@@ -23,7 +23,14 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from engine import protocol as P
-from screens.builder.model import NO_SPLIT, RunForm, format_value, own_tokenizer
+from screens.builder.model import (
+    NO_SPLIT,
+    POOLS,
+    TRUNCATIONS,
+    RunForm,
+    format_value,
+    own_tokenizer,
+)
 
 # Labels for the TOML names too long for the form's label column (the help line names the key).
 LABELS = {
@@ -43,6 +50,10 @@ FIELD_HELP = {
     "data.validation_split": "evaluated each epoch: picks the best checkpoint",
     "data.test_split": "the best checkpoint is scored on it once, at the end",
     "data.max_length": "tokens kept of each text",
+    "data.truncation": "a longer text: its head, tail, head+tail, or windows pooled",
+    "data.head_tokens": "head+tail: tokens from the start (0: a quarter)",
+    "data.stride": "windows: tokens from one window's start to the next (0: half)",
+    "data.pool": "windows: the logits of a text's windows, averaged or their max",
     "model.arch": "the architecture: enter opens the list",
     "model.vectors": "static vectors that initialise the embedding layer",
     "model.freeze_vectors": "keep those vectors fixed while training",
@@ -234,6 +245,14 @@ def data_fields(form: RunForm, arch: P.ArchitectureInfo) -> list[Widget]:
     out += row(
         "data.max_length", "max length", FieldInput(form.text_of("data.max_length"), compact=True)
     )
+    out += row(
+        "data.truncation",
+        "truncation",
+        select(list(TRUNCATIONS), v.get("data.truncation") or "head"),
+    )
+    for key, label in (("data.head_tokens", "head tokens"), ("data.stride", "stride")):
+        out += row(key, label, FieldInput(form.text_of(key), compact=True))
+    out += row("data.pool", "pool", select(list(POOLS), v.get("data.pool") or "mean"))
     return out
 
 

@@ -19,7 +19,28 @@ import tomli_w
 
 from engine import protocol as P
 
-DATA_KEYS = ("dataset", "tokenizer", "train_split", "validation_split", "test_split", "max_length")
+DATA_KEYS = (
+    "dataset",
+    "tokenizer",
+    "train_split",
+    "validation_split",
+    "test_split",
+    "max_length",
+    "truncation",
+    "head_tokens",
+    "stride",
+    "pool",
+)
+# how a long text is read (engine.training.truncation), and when its settings apply
+TRUNCATIONS = ("head", "tail", "head+tail", "windows")
+POOLS = ("mean", "max")
+TRUNCATION_DEFAULTS = {"truncation": "head", "head_tokens": 0, "stride": 0, "pool": "mean"}
+TRUNCATION_APPLIES = {
+    "data.head_tokens": ("head+tail",),
+    "data.stride": ("windows",),
+    "data.pool": ("windows",),
+}
+INT_FIELDS = ("data.max_length", "data.head_tokens", "data.stride")
 OPTIONAL_SPLITS = ("validation_split", "test_split")  # "" in the TOML: none
 VECTOR_KEYS = ("vectors", "freeze_vectors")
 NO_SPLIT = "(none)"
@@ -95,6 +116,11 @@ def config_dict(
 ) -> dict[str, Any]:
     """The run configuration the form describes, as TOML-ready tables (empty values left out)."""
     data = {k: values.get(f"data.{k}") for k in DATA_KEYS}
+    how = data.get("truncation") or "head"
+    for key, default in TRUNCATION_DEFAULTS.items():  # only what differs, and applies
+        applies = key == "truncation" or how in TRUNCATION_APPLIES[f"data.{key}"]
+        if data.get(key) in (None, default) or not applies:
+            data.pop(key, None)
     for key in OPTIONAL_SPLITS:
         data[key] = data[key] or ""  # "": none
     model: dict[str, Any] = {"arch": arch.name}
@@ -224,6 +250,7 @@ class RunForm:
             "data.dataset": dataset,
             "data.tokenizer": DEFAULT_TOKENIZER if DEFAULT_TOKENIZER in toks else (toks or [""])[0],
             "data.max_length": 128,
+            **{f"data.{k}": v for k, v in TRUNCATION_DEFAULTS.items()},
             "model.arch": arch_name,
             "model.vectors": None,
             "model.freeze_vectors": False,
@@ -342,7 +369,7 @@ class RunForm:
     def typed(self, key: str, text: str) -> None:
         """Text typed in a field: its value, or why it cannot be read."""
         spec = self.spec(key)
-        kind = spec.kind if spec else ("int" if key == "data.max_length" else "str")
+        kind = spec.kind if spec else ("int" if key in INT_FIELDS else "str")
         try:
             value = parse_value(kind, text, optional=spec.optional if spec else key == "name")
         except FormError as exc:
@@ -370,6 +397,8 @@ class RunForm:
         freeze only with vectors chosen); a field that does not is hidden and not written."""
         if key == "model.freeze_vectors":
             return bool(self.values.get("model.vectors"))
+        if key in TRUNCATION_APPLIES:
+            return self.values.get("data.truncation") in TRUNCATION_APPLIES[key]
         spec = self.spec(key)
         return spec is None or spec.applies(key.partition(".")[0], self.values)
 
@@ -379,6 +408,8 @@ class RunForm:
             return ""
         if key == "model.freeze_vectors":
             return "applies only with init vectors chosen"
+        if key in TRUNCATION_APPLIES:
+            return "applies only when truncation is " + " or ".join(TRUNCATION_APPLIES[key])
         spec = self.spec(key)
         assert spec is not None
         rules = []

@@ -482,3 +482,23 @@ def test_a_dataset_whose_splits_come_later_gets_its_own_defaults() -> None:
     f.choose("data.validation_split", NO_SPLIT)
     f.take_choices([*DATASETS, opened], TOKENIZERS, [])  # known before: the choice stays
     assert f.values["data.validation_split"] is None
+
+
+def test_truncation_fields_apply_to_their_strategy_and_round_trip() -> None:
+    f = form()
+    assert f.values["data.truncation"] == "head"
+    assert not f.applies("data.stride") and not f.applies("data.head_tokens")
+    assert "truncation" not in config_dict(f.values, CNN, TRAIN)["data"]  # the default
+    f.choose("data.truncation", "windows")
+    assert f.applies("data.stride") and f.applies("data.pool") and not f.applies("data.head_tokens")
+    assert f.why_hidden("data.head_tokens") == "applies only when truncation is head+tail"
+    f.typed("data.stride", "32")
+    f.choose("data.pool", "max")
+    f.typed("data.head_tokens", "10")  # hidden: not written
+    text = to_toml(config_dict(f.values, CNN, TRAIN))
+    cfg = RunConfig.from_toml(text)
+    assert cfg.truncation.to_data() == {"truncation": "windows", "stride": 32, "pool": "max"}
+    back, ignored = values_from_config(read_toml(text), SCHEMA)
+    assert ignored == [] and back["data.truncation"] == "windows" and back["data.stride"] == 32
+    f.typed("data.stride", "many")
+    assert "not a whole number" in f.local_errors["data.stride"]
