@@ -295,6 +295,8 @@ class _Job:
     """What the training service's submit returns and a run reports progress to."""
 
     id = "table"
+    cancel_requested = False  # what the run's worker link polls
+    visible_gpus = None  # the device queue's pick: none here, the worker finds its own
 
     def progress(self, done: float, total: float, message: str = "") -> None:
         return None
@@ -318,7 +320,13 @@ class Engine:
         self.training = services.training
 
     def _submit(
-        self, kind: str, title: str, work: Any, lane: str = "", on_done: Any = None
+        self,
+        kind: str,
+        title: str,
+        work: Any,
+        lane: str = "",
+        on_done: Any = None,
+        **queue: Any,  # devices, on_wait: the device queue, which one job at a time needs not
     ) -> _Job:
         job = _Job()
         work(job)  # raises what the run raised; the run's state is stored first
