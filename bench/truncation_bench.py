@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--arch", default="embedding-bag")
     args = parser.parse_args()
     from engine.models import loading
-    from engine.training.truncation import Truncation
+    from engine.models.truncation import Truncation
 
     before = load_note()
     with temp_home() as home, tempfile.TemporaryDirectory() as tmp:

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from engine.core.errors import EngineError
 from engine.models.common import EmbeddingsDoor, check_bool, check_int
-from engine.models.pretrained import TOKENIZER_FILE, quiet_transformers
+from engine.models.pretrained import TOKENIZER_FILE, model_folder, quiet_transformers
 
 log = logging.getLogger("engine.models")
 
@@ -69,29 +69,16 @@ def resolve_source(folder: str) -> Source:
         from engine.models.causal import SMOLLM2_FILE, smollm2_folder
 
         return Source(smollm2_folder(), SMOLLM2_FILE)
-    path = Path(folder).expanduser()
-    if not (path / "config.json").is_file():
-        raise EngineError(
-            f"{path} is not a Hugging Face model folder (it has no config.json)",
-            hint="give a causal-LM folder written by save_pretrained, or leave folder empty "
-            "for SmolLM2",
-            code="not_found",
-        )
-    if not (path / TOKENIZER_FILE).is_file():
-        raise EngineError(
-            f"{path} has no {TOKENIZER_FILE}: the model must read ids from its own tokenizer",
-            hint="save the folder's tokenizer with a fast tokenizer's save_pretrained",
-            code="not_found",
-        )
+    path = model_folder(folder, "a causal-LM folder written by save_pretrained", "SmolLM2")
     return Source(path)
 
 
 def own_vocab(source: Source) -> dict[str, int]:
     """The vocabulary of the tokenizer the decoder reads ids from."""
     if source.gguf:
-        from engine.tokenizers import sources
+        from engine.tokenizers.service import builtin_vocab
 
-        return dict(sources.load_builtin(sources.BUILTINS["smollm2-bpe"]).get_vocab())
+        return builtin_vocab("smollm2-bpe")
     from tokenizers import Tokenizer
 
     return dict(Tokenizer.from_file(str(source.folder / TOKENIZER_FILE)).get_vocab())

@@ -51,7 +51,7 @@ def _tokenizer(folder: Path) -> tuple[object, int]:
 
 def _truncation(data: dict[str, object]) -> object:
     """How the exported run read long texts (None: the head)."""
-    from engine.training.truncation import Truncation
+    from engine.models.truncation import Truncation
 
     how = Truncation.from_data(dict(data))
     return None if how.how == "head" else how

@@ -42,7 +42,7 @@ class TrainedRun:
     pad_id: int
     labels: list[str]
     description: str  # "run ID (arch on dataset)"
-    truncation: Any = None  # how a long text is read (engine.training.truncation); None: head
+    truncation: Any = None  # how a long text is read (engine.models.truncation); None: head
 
 
 @dataclass(frozen=True)

@@ -48,11 +48,17 @@ def resolve_folder(folder: str) -> Path:
     Hugging Face model folder with a tokenizer.json."""
     if not folder:
         return assets.MINILM.require("the bundled MiniLM")[0].parent
+    return model_folder(folder, "a folder written by save_pretrained", "MiniLM")
+
+
+def model_folder(folder: str, kind: str, default: str) -> Path:
+    """folder as a Hugging Face model folder with its own tokenizer.json; EngineError saying
+    what is missing (kind: what to give instead; default: what an empty folder means)."""
     path = Path(folder).expanduser()
     if not (path / "config.json").is_file():
         raise EngineError(
             f"{path} is not a Hugging Face model folder (it has no config.json)",
-            hint="give a folder written by save_pretrained, or leave folder empty for MiniLM",
+            hint=f"give {kind}, or leave folder empty for {default}",
             code="not_found",
         )
     if not (path / TOKENIZER_FILE).is_file():

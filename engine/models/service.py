@@ -40,6 +40,7 @@ from engine.models.registry import (
     param_counts,
     token_table,
 )
+from engine.models.truncation import Truncation
 
 __all__ = [
     "ARCHITECTURES",
@@ -48,6 +49,7 @@ __all__ = [
     "Model",
     "TrainedModel",
     "TrainedRun",
+    "Truncation",
     "VectorLookup",
     "architecture_infos",
     "build_model",

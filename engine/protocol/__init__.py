@@ -147,6 +147,9 @@ from engine.protocol.tokenizers import (
     TokenView,
 )
 from engine.protocol.training import (
+    POOLS,
+    RUN_DATA_KEYS,
+    TRUNCATIONS,
     ArchitectureInfo,
     BatchPredictResult,
     Completeness,
@@ -364,8 +367,11 @@ from engine.protocol.wire import (  # noqa: E402
 __all__ = [
     "DOWNLOAD_CHUNK",
     "MAX_FRAME",
+    "POOLS",
     "PROTOCOL_VERSION",
+    "RUN_DATA_KEYS",
     "SMOLLM2",
+    "TRUNCATIONS",
     "ArchitectureInfo",
     "AttackExample",
     "AttackRecipes",

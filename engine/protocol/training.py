@@ -83,6 +83,24 @@ class SettingSpec(Base):
         return True
 
 
+# A run config's [data] table (what the builder writes and the engine reads), and how a text
+# longer than max_length is read (engine.models.truncation)
+RUN_DATA_KEYS = (
+    "dataset",
+    "tokenizer",
+    "train_split",
+    "validation_split",
+    "test_split",
+    "max_length",
+    "truncation",
+    "head_tokens",
+    "stride",
+    "pool",
+)
+TRUNCATIONS = ("head", "tail", "head+tail", "windows")
+POOLS = ("mean", "max")
+
+
 class ArchitectureInfo(Base):
     name: str
     task: Literal["classify", "lm"]

@@ -287,6 +287,11 @@ class TokenizerService:
         return (row["created"], json.dumps(row["summary"].get("splits", {}), sort_keys=True))
 
 
+def builtin_vocab(name: str) -> dict[str, int]:
+    """A built-in tokenizer's vocabulary (a pretrained model reads ids with it)."""
+    return dict(sources.load_builtin(sources.BUILTINS[name]).get_vocab())
+
+
 def _info_from_row(row: dict[str, object]) -> P.TokenizerInfo:
     summary = row.get("summary")
     try:

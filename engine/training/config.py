@@ -13,9 +13,10 @@ from typing import Any
 
 import msgspec
 
+from engine import protocol as P
 from engine.core import settings
 from engine.core.errors import EngineError
-from engine.training.truncation import Truncation
+from engine.models.service import Truncation
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("constant", "linear", "cosine")
@@ -39,18 +40,7 @@ TASK_METRICS = {
 }
 
 
-DATA_KEYS = (
-    "dataset",
-    "tokenizer",
-    "train_split",
-    "validation_split",
-    "test_split",
-    "max_length",
-    "truncation",
-    "head_tokens",
-    "stride",
-    "pool",
-)
+DATA_KEYS = P.RUN_DATA_KEYS
 
 
 @dataclass
@@ -69,7 +59,7 @@ class RunConfig:
     train: dict[str, Any] = field(default_factory=dict)
     vectors: str | None = None  # a static source that initialises the embedding layer
     freeze_vectors: bool = False
-    # how a text longer than max_length is read (engine.training.truncation)
+    # how a text longer than max_length is read (engine.models.truncation)
     truncation: Truncation = field(default_factory=Truncation)
 
     def summary(self) -> str:

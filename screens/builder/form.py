@@ -25,7 +25,6 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 from engine import protocol as P
 from screens.builder.model import (
     NO_SPLIT,
-    POOLS,
     TRUNCATIONS,
     RunForm,
     format_value,
@@ -252,7 +251,7 @@ def data_fields(form: RunForm, arch: P.ArchitectureInfo) -> list[Widget]:
     )
     for key, label in (("data.head_tokens", "head tokens"), ("data.stride", "stride")):
         out += row(key, label, FieldInput(form.text_of(key), compact=True))
-    out += row("data.pool", "pool", select(list(POOLS), v.get("data.pool") or "mean"))
+    out += row("data.pool", "pool", select(list(P.POOLS), v.get("data.pool") or "mean"))
     return out
 
 

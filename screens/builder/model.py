@@ -19,21 +19,9 @@ import tomli_w
 
 from engine import protocol as P
 
-DATA_KEYS = (
-    "dataset",
-    "tokenizer",
-    "train_split",
-    "validation_split",
-    "test_split",
-    "max_length",
-    "truncation",
-    "head_tokens",
-    "stride",
-    "pool",
-)
-# how a long text is read (engine.training.truncation), and when its settings apply
-TRUNCATIONS = ("head", "tail", "head+tail", "windows")
-POOLS = ("mean", "max")
+# how a long text is read (engine.models.truncation), and when its settings apply
+TRUNCATIONS = P.TRUNCATIONS
+DATA_KEYS = P.RUN_DATA_KEYS
 TRUNCATION_DEFAULTS = {"truncation": "head", "head_tokens": 0, "stride": 0, "pool": "mean"}
 TRUNCATION_APPLIES = {
     "data.head_tokens": ("head+tail",),

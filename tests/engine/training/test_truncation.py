@@ -10,8 +10,8 @@ import torch
 
 from engine.core.errors import EngineError
 from engine.models import loading
+from engine.models.truncation import Truncation
 from engine.training.config import RunConfig
-from engine.training.truncation import Truncation
 
 # [CLS] t1 .. t10 [SEP]: specials at both ends
 MASK = [1] + [0] * 10 + [1]

@@ -17,10 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine import protocol as P
 from engine.core.errors import EngineError
 
-STRATEGIES = ("head", "tail", "head+tail", "windows")
-POOLS = ("mean", "max")
+STRATEGIES = P.TRUNCATIONS
+POOLS = P.POOLS
 MAX_WINDOWS = 64  # windows read of one text; the rest of a very long one is left out
 
 
