@@ -28,7 +28,7 @@ def fields(result: P.RunPlanResult) -> dict[str, str]:
 async def test_schema_lists_every_architecture_with_typed_settings(client: EngineClient) -> None:
     schema = await client.ask(P.RunSchema())
     archs = {a.name: a for a in schema.architectures}
-    assert len(archs) == 12 and archs["lstm-lm"].task == "lm"
+    assert len(archs) == 13 and archs["lstm-lm"].task == "lm"
     cnn = {s.name: s for s in archs["cnn"].settings}
     assert cnn["kernel_sizes"].kind == "ints" and cnn["kernel_sizes"].default == [3, 4, 5]
     assert cnn["dropout"].kind == "float" and cnn["embed_dim"].kind == "int"
@@ -36,6 +36,7 @@ async def test_schema_lists_every_architecture_with_typed_settings(client: Engin
     assert rnn["cell"].kind == "choice" and rnn["cell"].choices == ["rnn", "lstm", "gru"]
     assert "cell" not in {s.name for s in archs["lstm"].settings}  # pinned by the name
     assert archs["bert-finetune"].pretrained_tokenizer and not archs["bert-finetune"].takes_vectors
+    assert archs["decoder-finetune"].pretrained_tokenizer
     train = {s.name: s for s in schema.train}
     assert train["optimizer"].choices == ["adamw", "sgd"]
     assert train["max_steps"].optional and train["lr"].help
