@@ -181,7 +181,7 @@ class AttackService:
         out: list[P.AttackExample | None] = [None] * len(examples)
         started = time.perf_counter()
         job.progress(0, len(examples), f"attacking {len(examples)} examples with {recipe.name}")
-        todo: list[tuple[int, GoalFunction]] = []
+        pending: list[tuple[int, GoalFunction]] = []
         for i, ex in enumerate(examples):
             goal = GoalFunction(victim, Goal(ex.label, target), budget)
             before = goal.one(ex.text)
@@ -195,11 +195,11 @@ class AttackService:
                 )
                 out[i] = judge.example(ex.row, victim.labels, goal.goal, before, None, 1, 0.0, why)
             else:
-                todo.append((i, goal))
-        done = len(examples) - len(todo)
-        for start in range(0, len(todo), recipe.chunk):
+                pending.append((i, goal))
+        done = len(examples) - len(pending)
+        for start in range(0, len(pending), recipe.chunk):
             job.check_cancelled()
-            part = todo[start : start + recipe.chunk]
+            part = pending[start : start + recipe.chunk]
             t0 = time.perf_counter()
             outcomes = recipe.attack(
                 victim, [g for _, g in part], [examples[i] for i, _ in part], settings, call.trace

@@ -114,6 +114,7 @@ async def test_j_k_g_g_scroll_the_help_a_modal_screen(engine: RunningEngine) -> 
         await wait_for(pilot, lambda: keys.scroll_y == keys.max_scroll_y > 10)
         await pilot.press("g")
         await wait_for(pilot, lambda: keys.scroll_y == 0)
+        assert isinstance(app.screen, HelpScreen)  # the keys scrolled it, and left it open
 
 
 async def test_dialogs_close_with_esc(engine: RunningEngine) -> None:
