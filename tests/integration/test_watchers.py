@@ -147,6 +147,13 @@ async def _until(what: str, ok: Callable[[], bool], timeout: float = 120) -> Non
         await asyncio.sleep(0.02)
 
 
+def _state(w: Watcher, run_id: str) -> str:
+    states = [
+        ev.run.state for ev in w.events if isinstance(ev, P.RunUpdate) and ev.run.run_id == run_id
+    ]
+    return states[-1] if states else ""
+
+
 def _subsequence(part: list[Any], whole: list[Any]) -> bool:
     it = iter(whole)
     return all(any(x == y for y in it) for x in part)
@@ -189,8 +196,21 @@ async def test_many_watchers_of_one_run(small_engine: RunningEngine, tmp_path: P
     cli_output = asyncio.create_task(cli.communicate())  # read as it comes: never a slow pipe
     slow_asks: list[asyncio.Task[P.RunHistory]] = []
     try:
-        await _until("the run to start training", lambda: a.step(a.run_id()) >= 40)
+        await _until("the run to start training", lambda: a.step(a.run_id()) >= 5)
         run_id = a.run_id()
+
+        # one app detaches mid-run: the run is held paused meanwhile, so that however slowly
+        # this process is scheduled, the others have steps left to hear after it has gone
+        await a.client.ask(P.RunControl(run_id=run_id, action="pause"), timeout=15)
+        await _until("the pause", lambda: _state(a, run_id) == "paused")
+        paused_at = a.step(run_id)
+        assert 0 < paused_at < STEPS
+        await b.client.close()
+        b_points = b.points(run_id)
+        b_events = b.run_events(run_id)
+        assert b_points, "the app that left had seen no points"
+        await a.client.ask(P.RunControl(run_id=run_id, action="resume"), timeout=15)
+        await _until("step 40", lambda: a.step(run_id) >= 40)
 
         # the stalled client asks for the run's history again and again and reads no answer
         slow_asks = [
@@ -203,11 +223,6 @@ async def test_many_watchers_of_one_run(small_engine: RunningEngine, tmp_path: P
         assert time.monotonic() - began < 15
 
         await _until("step 100", lambda: a.step(run_id) >= 100)
-        await b.client.close()  # one app detaches mid-run
-        b_points = b.points(run_id)
-        b_events = b.run_events(run_id)
-        assert b_points, "the app that left had seen no points"
-
         shown = await a.client.ask(P.RunShow(run_id=run_id, max_points=1), timeout=15)
         assert shown.run.state == "running"
 
