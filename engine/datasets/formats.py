@@ -265,8 +265,11 @@ class JsonlReader(SourceReader):
             reader = self._reader(stream, None)
             schema = reader.schema
             reader.close()
+        # JSON has no dates: a string Arrow reads as a timestamp ("1998-03-03") stays the string
+        as_text = (pa.types.is_null, pa.types.is_timestamp, pa.types.is_date, pa.types.is_time)
         fields = [
-            pa.field(f.name, pa.string() if pa.types.is_null(f.type) else f.type) for f in schema
+            pa.field(f.name, pa.string() if any(is_(f.type) for is_ in as_text) else f.type)
+            for f in schema
         ]
         self.schema = pa.schema(fields)
         self.types = {f.name: f.type for f in self.schema}

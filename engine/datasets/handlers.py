@@ -55,6 +55,12 @@ def import_(datasets: DatasetService, call: P.DatasetImport) -> JobWork:
     return lambda job: datasets.import_(call, job)
 
 
+@calls.job(P.DatasetGenerate, kind="import", title=lambda c: f"generate {c.name or c.task}")
+def generate(datasets: DatasetService, call: P.DatasetGenerate) -> JobWork:
+    datasets.check_generate(call)
+    return lambda job: datasets.generate(call, job)
+
+
 @calls.on(P.DatasetSplit)
 def split(datasets: DatasetService, call: P.DatasetSplit) -> P.SplitResult:
     return datasets.split(call)

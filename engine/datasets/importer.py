@@ -7,15 +7,19 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.core.errors import EngineError, JobContext
 from engine.datasets.formats import check_format, guess_format, open_reader
 from engine.datasets.guess import guess_label_column, guess_text_column
 from engine.datasets.writer import (
+    DATA_FILE,
+    ColumnPlan,
     Meta,
     StoredWriter,
     check_label_type,
     check_text_type,
+    missing_column,
     normalise_labels,
     plan_columns,
     to_string,
@@ -79,6 +83,7 @@ def import_source(req: DatasetImport, dest: Path, ctx: JobContext) -> None:
         check_text_type(reader.types.get(plan.text, pa.string()), plan.text, plan.display)
         if plan.label:
             check_label_type(reader.types.get(plan.label, pa.string()), plan.label, plan.display)
+        target = target_of(plan, req.target_column, reader.columns)  # stored as strings
         last = -1.0
         with StoredWriter(dest, plan) as writer:
             for batch, done, split in reader.batches():
@@ -89,18 +94,52 @@ def import_source(req: DatasetImport, dest: Path, ctx: JobContext) -> None:
                     ctx.progress(done, total, f"{writer.rows:,} rows read")
                     last = done
         writer.check()
+        if target:
+            check_targets(dest, plan, target)
         Meta(
             name=req.name,
             source=reader.source,
             format=fmt,
             text_column=plan.text,
             label_column=plan.label or "",
+            target_column=target,
             created=time.time(),
             columns=plan.stored_extras,
             description=f"imported from {reader.display} ({fmt}), {writer.rows:,} rows",
         ).write(dest)
     if reader.total > last:
         ctx.progress(reader.total, reader.total, f"{writer.rows:,} rows")
+
+
+def target_of(plan: ColumnPlan, column: str | None, columns: list[str]) -> str:
+    """The stored name of the target column ("" without one); EngineError for a column that
+    is not there or that already plays another role."""
+    if not column:
+        return ""
+    if column in (plan.text, plan.label, plan.split):
+        raise EngineError(
+            f"column {column!r} of {plan.display} is given for two roles",
+            hint="the source and target must be two different columns",
+        )
+    stored = dict(plan.extras).get(column)
+    if stored is None:
+        raise missing_column(plan.display, column, columns, "target")
+    return stored
+
+
+def check_targets(dest: Path, plan: ColumnPlan, target: str) -> None:
+    """Refuse a pair import whose targets are all empty (nothing to learn)."""
+    import pyarrow.ipc as ipc
+
+    with pa.memory_map(str(dest / DATA_FILE)) as source:
+        column = ipc.open_stream(source).read_all().column(target)
+    filled = pc.sum(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(column.fill_null(""))), 0))
+    if not filled.as_py():
+        raise EngineError(
+            f"the target column of {plan.display} is empty in every row",
+            hint="pick the column that holds the targets",
+            code="empty",
+        )
 
 
 def read_labelled(

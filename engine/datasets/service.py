@@ -24,13 +24,49 @@ from engine import protocol as P
 from engine.core.catalog import Changes, check_new_name, sweep_orphans
 from engine.core.errors import EngineError, JobContext, NullContext
 from engine.core.store import Store, StoreError
-from engine.datasets import builtin
+from engine.datasets import builtin, generated
 from engine.datasets.importer import import_source, read_labelled
+from engine.datasets.splitting import assign_splits, check_fractions
 from engine.datasets.stored import StoredDataset
-from engine.datasets.writer import DATA_FILE, Meta
+from engine.datasets.writer import DATA_FILE, SPLITS, ColumnPlan, Meta, StoredWriter
 from engine.paths import Home
 
 log = logging.getLogger("engine.datasets")
+MIN_GENERATED, MAX_GENERATED = 10, 2_000_000
+
+
+def write_generated(req: P.DatasetGenerate, name: str, dest: Path, ctx: JobContext) -> None:
+    """Make the task's pairs and store them with source, target and a seeded split."""
+    import pyarrow as pa
+
+    make, about = generated.TASKS[req.task]
+    ctx.progress(0, req.size, f"generating {req.size:,} pairs")
+    pairs = make(req.size, req.seed)
+    ctx.check_cancelled()
+    fractions = check_fractions(1 - req.validation - req.test, req.validation, req.test)
+    codes = assign_splits(len(pairs), fractions, req.seed).codes
+    table = pa.table(
+        {
+            "source": [s for s, _ in pairs],
+            "split": [SPLITS[int(c)] for c in codes],
+            "target": [t for _, t in pairs],
+        }
+    )
+    plan = ColumnPlan("source", None, "split", (("target", "target"),), req.task)
+    with StoredWriter(dest, plan) as writer:
+        writer.write(table)
+    writer.check()
+    Meta(
+        name=name,
+        source=f"generated:{req.task}",
+        format="generated",
+        text_column="source",
+        target_column="target",
+        created=time.time(),
+        columns=plan.stored_extras,
+        description=f"{about}: {req.size:,} pairs made with seed {req.seed}",
+    ).write(dest)
+    ctx.progress(req.size, req.size, f"{req.size:,} pairs")
 
 
 class DatasetService:
@@ -117,6 +153,11 @@ class DatasetService:
     def labels(self, name: str, split: str | None = None) -> list[str | None]:
         """The labels of a dataset's rows (one split, or all rows), None where a row has none."""
         return self.get(name).labels(split)
+
+    def targets(self, name: str, split: str | None = None) -> list[str]:
+        """A pair dataset's targets, in the order texts() gives the sources; EngineError for
+        a dataset without a target column."""
+        return self.get(name).targets(split)
 
     def read_file(
         self,
@@ -210,6 +251,38 @@ class DatasetService:
         fmt = req.format or "auto"
         ds = self._commit(req.name, req.source, fmt, lambda tmp: import_source(req, tmp, ctx))
         return P.DatasetResult(dataset=self._info_of(req.name, ds))
+
+    def generate(self, req: P.DatasetGenerate, ctx: JobContext) -> P.DatasetResult:
+        """A generated pair task (engine.datasets.generated) stored as a dataset."""
+        name = req.name or req.task
+        self.check_generate(req)
+        ds = self._commit(
+            name,
+            f"generated:{req.task}",
+            "generated",
+            lambda tmp: write_generated(req, name, tmp, ctx),
+        )
+        return P.DatasetResult(dataset=self._info_of(name, ds))
+
+    def check_generate(self, req: P.DatasetGenerate) -> None:
+        """Refuse a generation that cannot be made, before it becomes a job."""
+        self.check_new_name(req.name or req.task)
+        if req.task not in generated.TASKS:
+            raise EngineError(
+                f"there is no generated task '{req.task}'",
+                hint="tasks are: " + ", ".join(generated.TASKS),
+            )
+        size = req.size
+        if (
+            isinstance(size, bool)
+            or not isinstance(size, int)
+            or not MIN_GENERATED <= size <= MAX_GENERATED
+        ):
+            raise EngineError(
+                f"size must be {MIN_GENERATED} to {MAX_GENERATED:,} pairs, got {size!r}",
+                hint="10,000 is plenty for a GRU to learn dates",
+            )
+        check_fractions(1 - req.validation - req.test, req.validation, req.test)
 
     def _info_of(self, name: str, ds: StoredDataset) -> P.DatasetInfo:
         info = ds.info()
@@ -355,6 +428,7 @@ def _summary(ds: StoredDataset) -> dict[str, object]:
         "columns": info.columns,
         "text_column": info.text_column,
         "label_column": info.label_column,
+        "target_column": info.target_column,
         "description": info.description,
     }
 
@@ -372,6 +446,7 @@ def _info_from_row(row: dict[str, object]) -> P.DatasetInfo:
         columns=list(s.get("columns", [])),
         text_column=str(s.get("text_column", "text")),
         label_column=str(s.get("label_column", "")),
+        target_column=str(s.get("target_column", "")),
         created=float(row["created"]),  # type: ignore[arg-type]
         description=str(s.get("description", "")),
         empty_texts=int(s.get("empty_texts", 0)),

@@ -125,6 +125,20 @@ class StoredDataset:
         column = label if picked is None else label.take(pa.array(picked))
         return column.to_pylist()
 
+    def targets(self, split: str | None = None) -> list[str]:
+        """A pair dataset's targets ("" where a row has none) of one split, or of every row."""
+        column = self.meta.target_column
+        if not column or column not in self.table.column_names:
+            raise EngineError(
+                f"dataset '{self.name}' has no target column",
+                hint="import it with a target column (--target COLUMN), or generate a task: "
+                "workbench datasets generate dates",
+            )
+        picked = self.split_indices(split)
+        values = self.table.column(column)
+        values = values if picked is None else values.take(pa.array(picked))
+        return [v or "" for v in values.to_pylist()]
+
     def info(self) -> DatasetInfo:
         """The summary: rows, classes and their counts, rows per split (unassigned not shown)."""
         labels = self.columns.label_counts()
@@ -139,6 +153,7 @@ class StoredDataset:
             columns=list(self.extra_columns),
             text_column=meta.text_column,
             label_column=meta.label_column,
+            target_column=meta.target_column,
             created=meta.created,
             description=meta.description,
             empty_texts=self.empty_texts(),

@@ -50,6 +50,7 @@ class Meta:
     format: str
     text_column: str
     label_column: str = ""
+    target_column: str = ""  # the stored column holding a pair's target, "" when none
     created: float = field(default_factory=time.time)
     columns: list[str] = field(default_factory=list)
     description: str = ""

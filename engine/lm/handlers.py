@@ -18,3 +18,8 @@ def generate(lm: LanguageModels, call: P.Generate) -> JobWork:
 @calls.on(P.ScoreText)
 def score(lm: LanguageModels, call: P.ScoreText) -> P.ScoreResult:
     return lm.score(call)
+
+
+@calls.on(P.Translate)
+def translate(lm: LanguageModels, call: P.Translate) -> P.TranslateResult:
+    return lm.translate(call)

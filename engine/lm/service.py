@@ -58,10 +58,12 @@ class LanguageModels:
         self.trained_run = trained_run
         self.publish = publish
         self._loaded: dict[str, CausalLM] = {}
+        self._seq2seq: dict[str, models.TrainedModel] = {}
         self._lock = threading.Lock()
 
     def forget(self, run_id: str) -> None:
         self._loaded.pop(run_id, None)
+        self._seq2seq.pop(run_id, None)
 
     # ------------------------------------------------------------------ which model
 
@@ -69,9 +71,11 @@ class LanguageModels:
         """The run's configuration; EngineError when it is unknown or not a language model."""
         info = self.book.info(run_id)  # not_found, naming the runs there are
         cfg = RunConfig.from_toml(self.book.config_toml(run_id), info.name)
-        if models.get_spec(cfg.arch).task != "lm":
+        task = models.get_spec(cfg.arch).task
+        if task != "lm":
+            kind = "a classifier" if task == "classify" else "a sequence-to-sequence model"
             raise EngineError(
-                f"run {run_id} is a classifier ({cfg.arch}): it {verb} no text",
+                f"run {run_id} is {kind} ({cfg.arch}): it {verb} no text",
                 hint="name an lstm-lm or transformer-lm run, or smollm2",
             )
         return cfg
@@ -233,6 +237,70 @@ class LanguageModels:
         )
 
     # ------------------------------------------------------------------ scoring
+
+    # ------------------------------------------------------------------ translating
+
+    def translate(self, call: P.Translate) -> P.TranslateResult:
+        """A seq2seq run's output for a source, with the attention over the source."""
+        if len(call.source) > MAX_PROMPT_CHARS:
+            raise EngineError(
+                f"a source of {len(call.source):,} characters is over the "
+                f"{MAX_PROMPT_CHARS:,} a translation reads",
+                hint="give a shorter source",
+            )
+        if not call.source.strip():
+            raise EngineError("the source is empty: there is nothing to translate", hint="type one")
+        for name, value, top in (
+            ("beam_width", call.beam_width, models.MAX_BEAM),
+            ("max_output", call.max_output, MAX_NEW_TOKENS),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
+                raise EngineError(
+                    f"{name} must be 0 (the run's own) to {top}, got {value!r}",
+                    hint="beam width 1 decodes greedily",
+                )
+        info = self.book.info(call.model)
+        cfg = RunConfig.from_toml(self.book.config_toml(call.model), info.name)
+        if models.get_spec(cfg.arch).task != "seq2seq":
+            raise EngineError(
+                f"run {call.model} is a {models.get_spec(cfg.arch).task} model ({cfg.arch}): "
+                "it translates nothing",
+                hint="name a seq2seq run",
+            )
+        with self._lock:
+            kept = self._seq2seq.get(call.model)
+            checkpoint = self._checkpoint(call.model)
+            if kept is None or kept.checkpoint != checkpoint:
+                live = info.state in LIVE
+                run = self.trained_run(call.model, "latest" if live else "best")
+                kept = self._seq2seq[call.model] = models.load_trained(run)
+        tok = kept.run.tokenizer
+        enc = tok.encode(call.source, add_special_tokens=False)
+        ids = list(enc.ids[: cfg.max_length])
+        if not ids:
+            raise EngineError("the source has no token the run reads", hint="type another")
+        model = kept.model
+        config = model.config  # type: ignore[union-attr]
+        width = call.beam_width or int(config.beam_width)
+        limit = call.max_output or int(config.max_output)
+        src, mask = models.source_batch([ids])
+        with torch.inference_mode():
+            out = model.decode(src, mask, width, limit)[0]  # type: ignore[operator]
+        unk = tok.token_to_id("[UNK]")
+        return P.TranslateResult(
+            model=call.model,
+            description=kept.run.description,
+            source_tokens=list(enc.tokens[: len(ids)]),
+            output_tokens=[tok.id_to_token(i) or "" for i in out.tokens],
+            output=tok.decode(out.tokens, skip_special_tokens=True),
+            attention=out.attention,
+            log_prob=out.log_prob,
+            ended=out.ended,
+            beam_width=width,
+            truncated=len(enc.ids) > len(ids),
+            unknown=sum(1 for i in ids if i == unk),
+            step=kept.step,
+        )
 
     def score(self, call: P.ScoreText) -> P.ScoreResult:
         """Each token's surprisal in bits under the model and the text's perplexity (see

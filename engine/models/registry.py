@@ -2,7 +2,9 @@
 name and a dict of parameters, count its parameters, estimate its memory, describe its layers.
 
 Every model built here takes forward(input_ids [B, T], attention_mask [B, T]) and has task
-"classify" (logits [B, C]) or "lm" (logits [B, T, V], position t predicting token t + 1).
+"classify" (logits [B, C]), "lm" (logits [B, T, V], position t predicting token t + 1) or
+"seq2seq" (a pair row: source SEP target EOS, logits laid out as a language model's from SEP on;
+engine.models.seq2seq).
 Architectures with trained_by == "fit" (features-logreg) are not nn.Modules and are trained by
 their own fit(texts, labels), not by the generic trainer. Architectures with
 pretrained_tokenizer read ids from the model folder's tokenizer (model.tokenizer_path).
@@ -41,12 +43,13 @@ from engine.models import (
     lm,
     pretrained,
     rnn,
+    seq2seq,
     transformer,
 )
 from engine.models.common import check_build
 from engine.models.features import FeatureClassifier
 
-Task = Literal["classify", "lm"]
+Task = Literal["classify", "lm", "seq2seq"]
 Model: TypeAlias = nn.Module | FeatureClassifier
 Builder = Callable[[Any, int, int, int], Model]  # (config, vocab_size, num_classes, pad_id)
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -180,6 +183,13 @@ ARCHITECTURES: dict[str, ArchSpec] = dict(
             lm.build_transformer,
             "lm",
             "a small GPT-style causal Transformer decoder with learned positions",
+        ),
+        _spec(
+            "seq2seq",
+            seq2seq.Seq2SeqConfig,
+            seq2seq.build,
+            "seq2seq",
+            "a GRU encoder-decoder with additive attention over characters or words (pairs)",
         ),
     ]
 )

@@ -40,12 +40,24 @@ from engine.models.registry import (
     param_counts,
     token_table,
 )
+from engine.models.seq2seq import (
+    MAX_BEAM,
+    Decoded,
+    pair_targets,
+    source_batch,
+    sources_of,
+    token_accuracy,
+)
+from engine.models.seq2seq import SPECIALS as SEQ2SEQ_SPECIALS
 from engine.models.truncation import Truncation
 
 __all__ = [
     "ARCHITECTURES",
     "EXPLAIN_METHODS",
+    "MAX_BEAM",
+    "SEQ2SEQ_SPECIALS",
     "ArchSpec",
+    "Decoded",
     "Model",
     "TrainedModel",
     "TrainedRun",
@@ -69,10 +81,14 @@ __all__ = [
     "load_trained",
     "memory_parts",
     "own_tokenizer_vocab",
+    "pair_targets",
     "param_counts",
     "predict_texts",
     "probabilities_of_ids",
     "read_limit",
+    "source_batch",
+    "sources_of",
+    "token_accuracy",
     "token_table",
 ]
 

@@ -35,6 +35,7 @@ from engine.protocol.base import (
 )
 from engine.protocol.datasets import (
     DatasetDelete,
+    DatasetGenerate,
     DatasetImport,
     DatasetInfo,
     DatasetList,
@@ -91,6 +92,8 @@ from engine.protocol.generation import (
     ScoreResult,
     ScoreText,
     StopReason,
+    Translate,
+    TranslateResult,
 )
 from engine.protocol.system import (
     DOWNLOAD_CHUNK,
@@ -221,6 +224,7 @@ Call = (
     | DatasetStats
     | DatasetPreview
     | DatasetImport
+    | DatasetGenerate
     | DatasetSplit
     | DatasetReport
     | DatasetDelete
@@ -263,6 +267,7 @@ Call = (
     # lm
     | Generate
     | ScoreText
+    | Translate
     # attack
     | AttackRecipes
     | AttackRun
@@ -318,6 +323,7 @@ Result = (
     | AttackRecipesResult
     | AttackResult
     | ScoreResult
+    | TranslateResult
 )
 
 
@@ -391,6 +397,7 @@ __all__ = [
     "ContextResult",
     "ContextSimilarity",
     "DatasetDelete",
+    "DatasetGenerate",
     "DatasetImport",
     "DatasetInfo",
     "DatasetList",
@@ -537,6 +544,8 @@ __all__ = [
     "TokenizerShow",
     "TokenizerStats",
     "TokenizerTrain",
+    "Translate",
+    "TranslateResult",
     "UploadResult",
     "VectorAdd",
     "VectorDelete",

@@ -3,6 +3,8 @@ delete."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from engine.protocol.base import Base, HistogramInfo, Ok, Returns, StartsJob
 
 # --------------------------------------------------------------------- values
@@ -18,6 +20,7 @@ class DatasetInfo(Base):
     columns: list[str] = []
     text_column: str = "text"
     label_column: str = ""
+    target_column: str = ""  # a pair dataset's target (sequence to sequence); "" when none
     created: float = 0.0
     available: bool = True  # False: a built-in whose asset package is missing
     hint: str = ""  # how to make it available
@@ -167,6 +170,20 @@ class DatasetImport(StartsJob[DatasetResult], tag="datasets.import"):
     label_column: str | None = None
     format: str | None = None
     split_column: str | None = None  # an existing column holding train/validation/test
+    target_column: str | None = None  # a pair dataset's target text (sequence to sequence)
+
+
+class DatasetGenerate(StartsJob[DatasetResult], tag="datasets.generate"):
+    """A generated pair dataset (no download): "dates" (written dates to ISO 8601) or
+    "number-words" (English number words to digits), `size` pairs made from `seed`, split
+    train/validation/test by the fractions (the test share is what is left)."""
+
+    task: Literal["dates", "number-words"]
+    name: str = ""  # "": the task's name
+    size: int = 10_000
+    seed: int = 0
+    validation: float = 0.1
+    test: float = 0.1
 
 
 class DatasetSplit(Returns[SplitResult], tag="datasets.split"):

@@ -85,6 +85,25 @@ class ScoreResult(Base, tag="lm.scored"):
     step: int = 0
 
 
+class TranslateResult(Base, tag="lm.translated"):
+    """A sequence-to-sequence run's output for a source, and where it looked: attention[i][j]
+    is output step i's weight on source token j (each row sums to 1; the last row is the step
+    that ended the output when ended is true)."""
+
+    model: str
+    description: str
+    source_tokens: list[str]
+    output_tokens: list[str]
+    output: str
+    attention: list[list[float]]
+    log_prob: float  # of the output and its end, natural log
+    ended: bool  # the model ended the output (else max_output cut it)
+    beam_width: int
+    truncated: bool  # the source was cut to the run's max_length tokens
+    unknown: int  # source tokens outside the run's vocabulary (read as [UNK])
+    step: int = 0
+
+
 # --------------------------------------------------------------------- calls
 
 
@@ -128,6 +147,17 @@ class ScoreText(Returns[ScoreResult], tag="lm.score"):
 
     model: str
     text: str
+
+
+class Translate(Returns[TranslateResult], tag="lm.translate"):
+    """A seq2seq run's output for a source text (its best checkpoint; while it trains, its
+    latest complete one), by greedy decoding or beam search, with the attention of every
+    output step over the source tokens. beam_width and max_output 0 take the run's own."""
+
+    model: str
+    source: str
+    beam_width: int = 0
+    max_output: int = 0
 
 
 # --------------------------------------------------------------------- events

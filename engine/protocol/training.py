@@ -103,7 +103,7 @@ POOLS = ("mean", "max")
 
 class ArchitectureInfo(Base):
     name: str
-    task: Literal["classify", "lm"]
+    task: Literal["classify", "lm", "seq2seq"]
     description: str
     settings: list[SettingSpec]
     trained_by: Literal["trainer", "fit"] = "trainer"

@@ -112,6 +112,25 @@ class TokenizerService:
         pad = pad_token(tok)
         return pad[1] if pad is not None else 0
 
+    @staticmethod
+    def pair_vocabulary(
+        level: str, texts: list[str], specials: list[str], where: str, ctx: JobContext
+    ) -> Tokenizer:
+        """A sequence-to-sequence run's own vocabulary: a char or word WordLevel tokenizer
+        built from its training pairs' texts (sources and targets), specials first in their
+        order, case kept (the targets' case is part of the task)."""
+        req = P.TokenizerTrain(
+            name="pairs",
+            kind="char" if level == "char" else "word",
+            dataset=where,
+            split=None,
+            vocab_size=200_000,
+            specials=specials,
+            lowercase=False,
+            template="none",
+        )
+        return build.train_tokenizer(req, texts, ctx)
+
     def unk_id(self, name: str) -> int | None:
         """The id of the named tokenizer's unknown token; None when it has none (byte-level)."""
         return self._get(name).unk_id

@@ -48,7 +48,10 @@ class ConfigChecks:
                     f"dataset '{cfg.dataset}' has no rows in split '{split}'",
                     hint="split it first: workbench datasets split " + cfg.dataset,
                 )
-        self.check_tokenizer(cfg)
+        if spec.task == "seq2seq":
+            self.check_pairs(cfg)
+        else:
+            self.check_tokenizer(cfg)
         if cfg.vectors is not None:
             if spec.pretrained_tokenizer or spec.trained_by == "fit":
                 raise EngineError(f"{cfg.arch} cannot take static vectors for its embeddings")
@@ -59,6 +62,23 @@ class ConfigChecks:
                     f"{cfg.vectors} has {table.dim} dimensions but embed_dim is {width}",
                     hint=f"set embed_dim = {table.dim}",
                 )
+
+    def check_pairs(self, cfg: RunConfig) -> None:
+        """A sequence-to-sequence run reads (source, target) pairs and builds its own
+        vocabulary from them: a dataset with a target column, and no tokenizer named."""
+        if cfg.tokenizer:
+            raise EngineError(
+                f"{cfg.arch} builds its own vocabulary from the pairs (model.level = char or "
+                f"word); data.tokenizer ('{cfg.tokenizer}') is not used",
+                hint="leave tokenizer out of [data]",
+            )
+        if not self.datasets.info(cfg.dataset).target_column:
+            raise EngineError(
+                f"dataset '{cfg.dataset}' has no target column: {cfg.arch} learns from "
+                "(source, target) pairs",
+                hint="import pairs with a target column (workbench datasets import ... --target "
+                "COLUMN), or generate a task: workbench datasets generate dates",
+            )
 
     def check_tokenizer(self, cfg: RunConfig) -> None:
         """The tokenizer must exist, and a pretrained model must read ids from its own one:

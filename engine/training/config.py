@@ -20,7 +20,7 @@ from engine.models.service import Truncation
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("constant", "linear", "cosine")
-METRICS = ("accuracy", "macro_f1", "loss", "perplexity")
+METRICS = ("accuracy", "macro_f1", "loss", "perplexity", "token_accuracy", "exact_match", "bleu")
 PRECISIONS = ("fp32", "bf16", "fp16")
 ADVERSARIAL = ("none", "pgd", "augment")  # how adversarial examples join training
 ADV_RECIPES = ("charedit", "wordsub")  # the discrete attacks "augment" makes on the fly
@@ -32,11 +32,27 @@ MAX_ROBUST_N = 10_000
 MAX_DEVICES = 64  # processes of one run
 MAX_NODES = 64  # machines of one run
 LOWER_IS_BETTER = frozenset({"loss", "perplexity"})
+# what an evaluation may measure: stored, plotted as val_<name>, and the run's metric choices
+EVAL_METRICS = (
+    "loss",
+    "accuracy",
+    "macro_f1",
+    "perplexity",
+    "token_accuracy",
+    "exact_match",
+    "bleu",
+)
 MAX_EPOCHS = 1_000_000
 MAX_STEPS = 10**12
 TASK_METRICS = {
     "classify": ("accuracy", "macro_f1", "loss"),
     "lm": ("loss", "perplexity"),
+    "seq2seq": ("loss", "token_accuracy", "exact_match", "bleu"),
+}
+TASK_KINDS = {
+    "classify": "a classifier",
+    "lm": "a language model",
+    "seq2seq": "a sequence-to-sequence model",
 }
 
 
@@ -120,7 +136,8 @@ class RunConfig:
         return cls(
             name=str(name or data.get("name") or f"{arch}-{d['dataset']}"),
             dataset=str(d["dataset"]),
-            tokenizer=str(d.get("tokenizer", "minilm-wordpiece")),
+            # a seq2seq run builds its own vocabulary from its pairs: no tokenizer by default
+            tokenizer=str(d.get("tokenizer", "" if arch == "seq2seq" else "minilm-wordpiece")),
             arch=str(arch),
             train_split=str(d.get("train_split", "train")),
             validation_split=d.get("validation_split", "validation") or None,
@@ -201,9 +218,9 @@ class TrainConfig:
         if task is not None:
             allowed = TASK_METRICS.get(task)
             if allowed is None:
-                problems.append(f"task must be classify or lm, got {task!r}")
+                problems.append(f"task must be classify, lm or seq2seq, got {task!r}")
             elif self.metric in METRICS and self.metric not in allowed:
-                kind = "a classifier" if task == "classify" else "a language model"
+                kind = TASK_KINDS[task]
                 problems.append(
                     f"metric {self.metric} does not apply to {kind}; "
                     f"use one of: {', '.join(allowed)}"
@@ -219,7 +236,7 @@ class TrainConfig:
             for what in self.attack_uses():
                 problems.append(
                     f"{what} applies only to classifiers (an attack flips a class); "
-                    "a language model trains without it"
+                    f"{TASK_KINDS[task]} trains without it"
                 )
         if problems:
             raise EngineError("; ".join(problems), hint="fix the training settings")

@@ -34,7 +34,10 @@ class TextExamples:
         labels: Sequence[int] | np.ndarray | None = None,
         pad_id: int = 0,
         label_names: Sequence[str] | None = None,
+        pairs: bool = False,
     ) -> None:
+        """pairs: each row is a sequence-to-sequence pair, source SEP target EOS
+        (engine.models.seq2seq), and the examples' task is "seq2seq"."""
         if len(ids) == 0:
             raise EngineError("there are no examples to train on", hint="pick a non-empty split")
         rows = [np.asarray(r, dtype=np.int64).reshape(-1) for r in ids]
@@ -44,6 +47,7 @@ class TextExamples:
         self.pad_id = int(pad_id)
         self.labels = None if labels is None else np.asarray(labels, dtype=np.int64).reshape(-1)
         self.label_names = list(label_names) if label_names is not None else None
+        self.pairs = bool(pairs) and self.labels is None
         self._check()
 
     def _check(self) -> None:
@@ -71,8 +75,10 @@ class TextExamples:
 
     @property
     def task(self) -> str:
-        """'classify' when the examples carry labels, else 'lm'."""
-        return "classify" if self.labels is not None else "lm"
+        """'classify' when the examples carry labels, 'seq2seq' for pairs, else 'lm'."""
+        if self.labels is not None:
+            return "classify"
+        return "seq2seq" if self.pairs else "lm"
 
     @property
     def num_classes(self) -> int:

@@ -80,8 +80,12 @@ class TrainingWork:
         model_max = getattr(model_cfg, "max_len", None)
         if model_max and cfg.max_length > model_max:  # positions the model has no room for
             cfg.max_length = int(model_max)
-        tok = self.tokenizers.get(cfg.tokenizer)
-        pad_id = self.tokenizers.pad_id(cfg.tokenizer)
+        if task == "seq2seq":  # its own vocabulary, from the pairs (kept in the run folder)
+            tok = self.pair_vocabulary(cfg, model_cfg, run_dir, resume, job)
+            pad_id = 0
+        else:
+            tok = self.tokenizers.get(cfg.tokenizer)
+            pad_id = self.tokenizers.pad_id(cfg.tokenizer)
         main = World.from_env().main  # torchrun's rank 0, or the one worker
         # the control answers from the start: stop (and cancel) work during set-up too
         with self.book.training(run_id, Control()) as control:
@@ -238,6 +242,52 @@ class TrainingWork:
             and self.datasets.split_rows(cfg.dataset, str(split)) > 0
         )
 
+    def pair_vocabulary(
+        self, cfg: RunConfig, model_cfg: Any, run_dir: Path, resume: bool, job: JobContext
+    ) -> Any:
+        """The seq2seq run's vocabulary: the one in its folder when resuming (ids must not
+        move), else built from the training split's sources and targets at model.level."""
+        from tokenizers import Tokenizer
+
+        saved = run_dir / TOKENIZER_FILE
+        if resume and saved.is_file():
+            return Tokenizer.from_file(str(saved))
+        split = cfg.train_split
+        texts = self.datasets.texts(cfg.dataset, split) + self.datasets.targets(cfg.dataset, split)
+        job.progress(0, 1, f"building the {model_cfg.level} vocabulary")
+        # built here, in the run's worker (the registries it reads are the engine's, remote)
+        return TokenizerService.pair_vocabulary(
+            model_cfg.level,
+            texts,
+            list(models.SEQ2SEQ_SPECIALS),
+            f"dataset '{cfg.dataset}' split '{split}'",
+            job,
+        )
+
+    def pair_examples(self, cfg: RunConfig, split: str, tok: Any, check: Callable[[], None]) -> Any:
+        """A split's (source, target) pairs as rows source SEP target EOS, each side cut at
+        max_length tokens; pairs whose source has no token are left out."""
+        from engine.training.data import TextExamples
+
+        sources = self.datasets.texts(cfg.dataset, split)
+        targets = self.datasets.targets(cfg.dataset, split)
+        sep, eos = tok.token_to_id("[SEP]"), tok.token_to_id("[EOS]")
+        rows: list[list[int]] = []
+        for start in range(0, len(sources), ENCODE_CHUNK):
+            check()
+            end = start + ENCODE_CHUNK
+            src = tok.encode_batch_fast(sources[start:end], add_special_tokens=False)
+            tgt = tok.encode_batch_fast(targets[start:end], add_special_tokens=False)
+            for s, t in zip(src, tgt, strict=True):
+                if s.ids:
+                    rows.append([*s.ids[: cfg.max_length], sep, *t.ids[: cfg.max_length], eos])
+        if not rows:
+            raise EngineError(
+                f"split '{split}' of '{cfg.dataset}' has no pair with a non-empty source",
+                hint="pick another split, or import pairs with a source and a target column",
+            )
+        return TextExamples(rows, None, pad_id=0, pairs=True)
+
     def examples(
         self,
         cfg: RunConfig,
@@ -253,6 +303,8 @@ class TrainingWork:
         between chunks of texts (it raises to stop)."""
         from engine.training.data import TextExamples
 
+        if task == "seq2seq":
+            return self.pair_examples(cfg, split, tok, check), None
         texts = self.datasets.texts(cfg.dataset, split)
         if not texts:
             raise EngineError(

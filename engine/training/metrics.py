@@ -18,6 +18,7 @@ import torch
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 from engine.core.errors import EngineError
+from engine.models import service as models
 from engine.training.data import TextExamples, collate, split_to_budget
 from engine.training.losses import loss_sum, target_count
 
@@ -39,6 +40,12 @@ class EvalResult:
     accuracy: float | None = None
     macro_f1: float | None = None
     perplexity: float | None = None
+    # seq2seq: teacher-forced next-token accuracy over target tokens and EOS; the decoded
+    # outputs' share equal to their targets, and their corpus BLEU (0-100, sacrebleu) over the
+    # model's tokens (characters or words)
+    token_accuracy: float | None = None
+    exact_match: float | None = None
+    bleu: float | None = None
     per_class: list[dict[str, Any]] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)
 
@@ -87,6 +94,18 @@ def perplexity(mean_token_loss: float) -> float:
     return math.exp(mean_token_loss) if mean_token_loss < 700 else math.inf
 
 
+def token_bleu(hypotheses: Sequence[Sequence[int]], references: Sequence[Sequence[int]]) -> float:
+    """Corpus BLEU (sacrebleu, 0-100) with each token id a word: BLEU over the model's own
+    tokens, characters for a char-level model, words for a word-level one."""
+    import sacrebleu
+
+    hyp = [" ".join(map(str, h)) for h in hypotheses]
+    ref = [" ".join(map(str, r)) for r in references]
+    if not hyp:
+        return 0.0
+    return float(sacrebleu.corpus_bleu(hyp, [ref], tokenize="none").score)
+
+
 def evaluate(
     model: torch.nn.Module,
     examples: TextExamples,
@@ -108,6 +127,9 @@ def evaluate(
     rows: list[np.ndarray] = []
     preds: list[torch.Tensor] = []
     outputs = 0
+    right = targets = 0
+    decoded: list[list[int]] = []
+    wanted: list[list[int]] = []
     amp = (
         torch.autocast(device.type, dtype=autocast_dtype)
         if autocast_dtype is not None
@@ -120,6 +142,13 @@ def evaluate(
                 logits = model(batch.input_ids, batch.attention_mask)
                 total += float(loss_sum(task, logits, batch))
                 count += target_count(task, batch)
+                if task == "seq2seq":
+                    r, n = models.token_accuracy(logits, batch.input_ids, batch.attention_mask)
+                    right, targets = right + r, targets + n
+                    srcs, tgts = models.sources_of(batch.input_ids, batch.attention_mask)
+                    src, src_mask = models.source_batch(srcs, device)
+                    decoded += [d.tokens for d in model.decode(src, src_mask)]  # type: ignore[operator]
+                    wanted += tgts
                 if task == "classify":
                     rows.append(batch.rows)
                     preds.append(logits.argmax(dim=-1).cpu())
@@ -136,6 +165,13 @@ def evaluate(
     )
     if task == "lm":
         result.perplexity = perplexity(loss)
+        return result
+    if task == "seq2seq":
+        result.token_accuracy = right / max(targets, 1)
+        result.exact_match = sum(d == w for d, w in zip(decoded, wanted, strict=True)) / max(
+            len(wanted), 1
+        )
+        result.bleu = token_bleu(decoded, wanted)
         return result
     assert examples.labels is not None
     y_true = examples.labels[np.concatenate(rows)]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import protocol as P
 from engine.core.device import best_device, free_memory
-from engine.core.errors import EngineError
+from engine.core.errors import EngineError, NullContext
 from engine.models import service as models
 from engine.training.config import RunConfig, TrainConfig, fitted_refusal, train_specs
 
@@ -96,6 +96,7 @@ class Planner:
     def __init__(self, checks: ConfigChecks) -> None:
         self.checks = checks
         self._models: OrderedDict[str, Any] = OrderedDict()
+        self._vocabularies: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._lock = threading.Lock()
 
     def plan(self, config_toml: str, raise_too_big: bool = False) -> P.RunPlanResult:
@@ -158,11 +159,14 @@ class Planner:
             except EngineError:
                 test_rows = None  # no such split: a warning, not a problem (it is optional)
         tok = None
-        try:
-            self.checks.tokenizers.info(cfg.tokenizer)
-            tok = self.checks.tokenizers.get(cfg.tokenizer)
-        except EngineError as exc:
-            problems.append(_problem("data.tokenizer", exc))
+        known = models.ARCHITECTURES.get(cfg.arch)
+        pairs = known is not None and known.task == "seq2seq"
+        if not pairs:  # a seq2seq run builds its own vocabulary (below, once its level is known)
+            try:
+                self.checks.tokenizers.info(cfg.tokenizer)
+                tok = self.checks.tokenizers.get(cfg.tokenizer)
+            except EngineError as exc:
+                problems.append(_problem("data.tokenizer", exc))
 
         # --- the architecture and its settings, one by one and then together
         spec = models.ARCHITECTURES.get(cfg.arch)
@@ -209,7 +213,15 @@ class Planner:
                     )
                 )
 
-        if tok is not None and model_cfg is not None:  # after the model: its folder is checked
+        if pairs and has_data and model_cfg is not None:
+            try:
+                self.checks.check_pairs(cfg)
+                tok = self._pair_vocabulary(cfg, model_cfg.level)
+            except EngineError as exc:
+                problems.append(
+                    _problem("data.tokenizer" if cfg.tokenizer else "data.dataset", exc)
+                )
+        elif tok is not None and model_cfg is not None:  # after the model: its folder is checked
             try:
                 self.checks.check_tokenizer(cfg)
             except EngineError as exc:
@@ -238,7 +250,7 @@ class Planner:
                             "pick a labelled dataset, or a language model architecture",
                         )
                     )
-            if spec.task == "lm" or labels >= 2:
+            if spec.task != "classify" or labels >= 2:
                 try:
                     self._describe(out, cfg, spec, model_cfg, tok, labels, train_cfg)
                 except TooBig as exc:
@@ -263,6 +275,26 @@ class Planner:
             wrong = {p.field for p in problems}
             out.warnings = [w for w in usual_warnings(cfg, facts) if w.field not in wrong]
         return out
+
+    def _pair_vocabulary(self, cfg: RunConfig, level: str) -> Any:
+        """The vocabulary a seq2seq run would build from its training pairs (kept for the
+        dataset's split and level while the dataset is unchanged)."""
+        datasets = self.checks.datasets
+        key = (cfg.dataset, cfg.train_split, level, datasets.info(cfg.dataset).created)
+        with self._lock:
+            cached = self._vocabularies.get(key)
+        if cached is not None:
+            return cached
+        texts = datasets.texts(cfg.dataset, cfg.train_split)
+        texts += datasets.targets(cfg.dataset, cfg.train_split)
+        tok = self.checks.tokenizers.pair_vocabulary(
+            level, texts, list(models.SEQ2SEQ_SPECIALS), f"dataset '{cfg.dataset}'", NullContext()
+        )
+        with self._lock:
+            self._vocabularies[key] = tok
+            while len(self._vocabularies) > _CACHE_SIZE:
+                self._vocabularies.popitem(last=False)
+        return tok
 
     def _describe(
         self,

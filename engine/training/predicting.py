@@ -104,8 +104,15 @@ class Predictions:
                 self._folders = {name: kept}  # one folder model at a time: they are large
             return kept[1], kept[2], "folder"
         cfg = self.config_of(name)
-        if models.get_spec(cfg.arch).task != "classify":
-            raise EngineError(f"run {name} is a language model: it predicts no labels")
+        task = models.get_spec(cfg.arch).task
+        if task != "classify":
+            kind = "a language model" if task == "lm" else "a sequence-to-sequence model"
+            raise EngineError(
+                f"run {name} is {kind}: it predicts no labels",
+                hint="generate with it (workbench generate)"
+                if task == "lm"
+                else "translate with it (workbench translate)",
+            )
         live = self.book.info(name).state in LIVE
         return self._predictor(name, live), cfg.max_length, "latest" if live else "best"
 

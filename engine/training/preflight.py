@@ -10,7 +10,7 @@ from engine.training.config import TrainConfig
 from engine.training.data import TextExamples, check_token_budget, collate
 from engine.training.losses import loss_sum
 
-_KIND = {"classify": "classifier", "lm": "language model"}
+_KIND = {"classify": "classifier", "lm": "language model", "seq2seq": "sequence-to-sequence model"}
 
 
 def check_setup(
@@ -27,7 +27,8 @@ def check_setup(
     if train.task != task:
         raise EngineError(
             f"the model is a {_KIND[task]} but the training data is for a {_KIND[train.task]}",
-            hint="give labels for a classifier, none for a language model",
+            hint="give labels for a classifier, none for a language model, source and target "
+            "pairs for a sequence-to-sequence model",
         )
     if val is not None and val.task != task:
         raise EngineError(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import protocol as P
+from engine.training.config import EVAL_METRICS
 from engine.training.control import Callbacks
 from engine.training.runs import RunBook
 
@@ -63,7 +64,7 @@ class RunRecorder(Callbacks):
         seconds = data.get("seconds")
         if isinstance(seconds, float) and seconds > 0:
             self.active += seconds
-        for name in ("loss", "accuracy", "macro_f1", "perplexity"):
+        for name in EVAL_METRICS:
             value = data.get(name)
             if isinstance(value, float | int) and not isinstance(value, bool):
                 self.point(f"val_{name}", step, epoch, float(value))

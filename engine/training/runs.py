@@ -18,6 +18,7 @@ from engine import protocol as P
 from engine.core.catalog import Changes
 from engine.core.errors import EngineError
 from engine.core.store import Store
+from engine.training.config import EVAL_METRICS, LOWER_IS_BETTER
 from engine.training.control import Control
 
 log = logging.getLogger("engine.training")
@@ -158,7 +159,7 @@ class RunBook:
             for e in self.store.evals(run_id)
             if info.metric in e.get("metrics", {})
         ]
-        lower = info.metric in ("loss", "perplexity")
+        lower = info.metric in LOWER_IS_BETTER
         best = (min(values) if lower else max(values)) if values else None
         self.update(run_id, best=best, step=step)
 
@@ -192,7 +193,7 @@ class RunBook:
         per_class = data.get("per_class") or []
         metrics = {
             k: float(v)
-            for k in ("loss", "accuracy", "macro_f1", "perplexity")
+            for k in EVAL_METRICS
             if isinstance(v := data.get(k), float | int) and not isinstance(v, bool)
         }
         report = P.EvalReport(
@@ -217,7 +218,7 @@ class RunBook:
         info = self.info(run_id)
         value = report.metrics.get(info.metric)
         if value is not None:
-            lower = info.metric in ("loss", "perplexity")
+            lower = info.metric in LOWER_IS_BETTER
             if info.best is None or (value < info.best if lower else value > info.best):
                 self.update(run_id, best=value)
 

@@ -45,6 +45,7 @@ from screens.predict.model import (
     prediction_view,
     run_label,
 )
+from screens.predict.seq2seq import beam_label, is_seq2seq, next_beam, translation_view
 from workbench.engine.client import EngineError
 
 DEBOUNCE = 0.3  # seconds of no typing before a live prediction
@@ -77,6 +78,7 @@ class PredictScreen(LanguageTab):
         Binding("N", "sampling('length')", "Length", show=False, id="predict.length"),
         Binding("o", "sampling('greedy')", "Greedy", show=False, id="predict.greedy"),
         Binding("e", "sampling('seed')", "Seed", show=False, id="predict.seed"),
+        Binding("m", "beam", "Beam", id="predict.beam"),
         Binding("h,left", "walk(-1)", "← Token", show=False, id="predict.token_left"),
         Binding("l,right", "walk(1)", "Token →", show=False, id="predict.token_right"),
     ]
@@ -86,6 +88,7 @@ class PredictScreen(LanguageTab):
         | {"batch", "disagree", "cycle_split"}
     )
     LM_ACTIONS = frozenset({"stop", "score", "sampling", "walk"})
+    SEQ2SEQ_ACTIONS = frozenset({"beam"})  # a seq2seq model A also reruns and predicts live
     TABS, FIRST_TAB = "pr-tabs", "result"
     TAB_ACTIONS: ClassVar = {
         "cycle_split": {"batch"},
@@ -123,6 +126,8 @@ class PredictScreen(LanguageTab):
         self.scored: P.ScoreResult | None = None
         self._streamed = False  # tokens came since the last redraw
         self.predictions = 0  # answers drawn (tests and benchmarks read it)
+        self.beam = 0  # a seq2seq model A's beam width (0: the run's own)
+        self.translation: P.TranslateResult | str | None = None
         self.last_render = 0.0
 
     def compose_body(self) -> ComposeResult:
@@ -184,7 +189,14 @@ class PredictScreen(LanguageTab):
         if action in ("batch", "disagree") and not getattr(self._run(self.model_a), "dataset", ""):
             return None  # a model folder has no dataset of its own
         lm = is_lm(self._run(self.model_a))
-        if action in (self.LM_ACTIONS if not lm else self.CLASSIFIER_ACTIONS):
+        if is_seq2seq(self._run(self.model_a)):
+            kept = {"rerun", "toggle_live"}
+            if action in (self.LM_ACTIONS | self.CLASSIFIER_ACTIONS) - kept:
+                return False
+        elif (
+            action
+            in (self.LM_ACTIONS if not lm else self.CLASSIFIER_ACTIONS) | self.SEQ2SEQ_ACTIONS
+        ):
             return False
         if action == "stop" and not (self.generation and self.generation.running):
             return None
@@ -281,8 +293,8 @@ class PredictScreen(LanguageTab):
         run = self._highlighted_run()
         if not run:
             return
-        if is_lm(self._run(run)):
-            self.notify("a language model is compared with nothing: make it A", timeout=3)
+        if is_lm(self._run(run)) or is_seq2seq(self._run(run)):
+            self.notify("this kind of model is compared with nothing: make it A", timeout=3)
             return
         if run == self.model_a:
             self.notify("that run is model A: highlight another one for B", timeout=3)
@@ -322,8 +334,9 @@ class PredictScreen(LanguageTab):
         self.app.push_screen(dialog, chosen)
 
     def _models_changed(self) -> None:
-        if is_lm(self._run(self.model_a)):
+        if is_lm(self._run(self.model_a)) or is_seq2seq(self._run(self.model_a)):
             self.model_b = ""
+        self.translation = None
         self.shell.view_state.set("predict.model_a", self.model_a)
         self.shell.view_state.set("predict.model_b", self.model_b)
         self.answers.clear()
@@ -371,9 +384,19 @@ class PredictScreen(LanguageTab):
         if not models:
             return
         if not text.strip():
-            self.query_one("#pr-a", Static).update(Text("type a text to classify", style="dim"))
+            what = "translate" if is_seq2seq(self._run(self.model_a)) else "classify"
+            self.query_one("#pr-a", Static).update(Text(f"type a text to {what}", style="dim"))
             self.query_one("#pr-b", Static).update("")
             self.query_one("#pr-compare", Static).update("")
+            return
+        if is_seq2seq(self._run(self.model_a)):
+            call = P.Translate(model=self.model_a, source=text, beam_width=self.beam)
+            try:
+                self.translation = await self.shell.ask(call, timeout=120)
+            except EngineError as exc:
+                self.translation = str(exc)
+            self.shown_text = text
+            self._show_answers()
             return
         method = self.options.method if explain else ""
         if method:
@@ -394,7 +417,28 @@ class PredictScreen(LanguageTab):
         self.shown_text = text
         self._show_answers()
 
+    def _show_translation(self) -> None:
+        box = self.query_one("#pr-a", Static)
+        self.query_one("#pr-b", Static).display = False
+        self.query_one("#pr-compare", Static).display = False
+        box.display = True
+        res = self.translation
+        if isinstance(res, P.TranslateResult):
+            box.update(translation_view(res, self.query_one("#pr-answers").size.width))
+        else:
+            box.update(Text(res or "", style="red"))
+        self.predictions += 1
+        self.last_render = time.perf_counter()
+
+    def action_beam(self) -> None:
+        self.beam = next_beam(self.beam)
+        self._show_opts()
+        self.predict()
+
     def _show_answers(self) -> None:
+        if is_seq2seq(self._run(self.model_a)):
+            self._show_translation()
+            return
         boxes = [self.query_one("#pr-a", Static), self.query_one("#pr-b", Static)]
         models = [self.model_a, self.model_b]
         results: list[P.RunPredictResult] = []
@@ -433,6 +477,11 @@ class PredictScreen(LanguageTab):
             line.append("  ")
             line.append_text(self.sampling.describe())
             line.append(" · enter generates, u scores", style="dim")
+            self.query_one("#pr-opts", Static).update(line)
+            return
+        if is_seq2seq(self._run(self.model_a)):
+            line.append(f"  {beam_label(self.beam)}", style="dim")
+            line.append(" · enter translates, m beam", style="dim")
             self.query_one("#pr-opts", Static).update(line)
             return
         if self.model_b:

@@ -221,6 +221,10 @@ async def test_every_call_gets_its_declared_result(spec: Spec, tmp_path: Path) -
     made = await spec.job(P.Generate(model=lm.run_id, prompt="good", max_new_tokens=3, seed=1))
     assert len(made.tokens) == 3
     assert (await spec.ok(P.ScoreText(model=lm.run_id, text="good film"))).scored > 0
+    # seq2seq: a generated task; a classifier is refused a translation
+    pairs = await spec.job(P.DatasetGenerate(task="number-words", name="spec-pairs", size=40))
+    assert pairs.dataset.target_column == "target"
+    assert isinstance(await spec.reply(P.Translate(model=run.run_id, source="one")), P.ErrorInfo)
     await spec.ok(P.RunRename(run_id=run.run_id, name="spec-renamed"))
     await spec.ok(P.RunDelete(run_id=run.run_id))
     await spec.reply(P.RunResume(run_id=run.run_id))  # a deleted run: a typed not_found

@@ -28,7 +28,7 @@ def fields(result: P.RunPlanResult) -> dict[str, str]:
 async def test_schema_lists_every_architecture_with_typed_settings(client: EngineClient) -> None:
     schema = await client.ask(P.RunSchema())
     archs = {a.name: a for a in schema.architectures}
-    assert len(archs) == 13 and archs["lstm-lm"].task == "lm"
+    assert len(archs) == 14 and archs["lstm-lm"].task == "lm" and archs["seq2seq"].task == "seq2seq"
     cnn = {s.name: s for s in archs["cnn"].settings}
     assert cnn["kernel_sizes"].kind == "ints" and cnn["kernel_sizes"].default == [3, 4, 5]
     assert cnn["dropout"].kind == "float" and cnn["embed_dim"].kind == "int"

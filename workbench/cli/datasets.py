@@ -58,7 +58,10 @@ def _ds_show(args: argparse.Namespace) -> Action:
         out.print(f"[bold]{d.name}[/]  {d.rows:,} rows, {d.classes} classes  ({d.source})")
         if d.description:
             out.print(d.description)
-        out.print(f"text column: {d.text_column}   label column: {d.label_column or '-'}")
+        out.print(
+            f"text column: {d.text_column}   label column: {d.label_column or '-'}"
+            + (f"   target column: {d.target_column}" if d.target_column else "")
+        )
         out.print(f"splits: {dist(d.splits)}")
         if d.empty_texts:
             out.print(empty_texts_warning(d))
@@ -99,11 +102,12 @@ def _ds_rows(args: argparse.Namespace) -> Action:
 def _ds_import(args: argparse.Namespace) -> Action:
     async def go(client: EngineClient) -> int:
         text_col, label_col = args.text_column, args.label_column
+        no_label = args.no_label or (args.target is not None and label_col is None)  # pairs
         source = await engine_path(client, args.source, absolute_source, quiet=args.json)
-        if text_col is None or (label_col is None and not args.no_label):
+        if text_col is None or (label_col is None and not no_label):
             pv = await client.ask(P.DatasetPreview(source=source, format=args.format))
             text_col = text_col or pv.preview.text_column
-            if label_col is None and not args.no_label:
+            if label_col is None and not no_label:
                 label_col = pv.preview.label_column or None
             if not args.json:
                 err.print(
@@ -114,9 +118,10 @@ def _ds_import(args: argparse.Namespace) -> Action:
             source=source,
             name=args.name,
             text_column=text_col,
-            label_column=None if args.no_label else label_col,
+            label_column=None if no_label else label_col,
             format=args.format,
             split_column=args.split_column,
+            target_column=args.target,
         )
         result = await run_job(client, call, show=not args.json, title=f"importing {args.name}")
         d = result.dataset
@@ -126,6 +131,29 @@ def _ds_import(args: argparse.Namespace) -> Action:
             out.print(f"imported [bold]{args.name}[/]: {d.rows:,} rows, {d.classes} classes")
             if d.empty_texts:
                 err.print(empty_texts_warning(d))
+        return 0
+
+    return go
+
+
+def _ds_generate(args: argparse.Namespace) -> Action:
+    async def go(client: EngineClient) -> int:
+        call = P.DatasetGenerate(
+            task=args.task,
+            name=args.name or "",
+            size=args.size,
+            seed=args.seed,
+            validation=args.validation,
+            test=args.test,
+        )
+        name = args.name or args.task
+        result = await run_job(client, call, show=not args.json, title=f"generating {name}")
+        d = result.dataset
+        if args.json:
+            emit_json(d)
+        else:
+            splits = ", ".join(f"{k} {v:,}" for k, v in d.splits.items())
+            out.print(f"generated [bold]{d.name}[/]: {d.rows:,} pairs ({splits})")
         return 0
 
     return go
@@ -233,6 +261,7 @@ DATASET_ACTIONS = {
     "show": _ds_show,
     "rows": _ds_rows,
     "import": _ds_import,
+    "generate": _ds_generate,
     "split": _ds_split,
     "stats": _ds_stats,
     "report": _ds_report,
@@ -277,6 +306,18 @@ def add_parser(sub: Any) -> None:
     imp.add_argument("--no-label", action="store_true", help="import texts only")
     imp.add_argument("--format", choices=["csv", "tsv", "jsonl", "parquet", "hf-disk", "hub"])
     imp.add_argument("--split-column", help="a column holding train/validation/test")
+    imp.add_argument(
+        "--target", metavar="COLUMN", help="a pair dataset's target column (sequence to sequence)"
+    )
+    gen = with_json(
+        dsub.add_parser("generate", help="a generated pair task, no download: dates, number-words")
+    )
+    gen.add_argument("task", choices=["dates", "number-words"])
+    gen.add_argument("--name", help="the dataset's name (default: the task's)")
+    gen.add_argument("--size", type=int, default=10_000, help="pairs to make (10,000)")
+    gen.add_argument("--seed", type=int, default=0, help="the same seed makes the same pairs")
+    gen.add_argument("--validation", type=float, default=0.1, help="validation share (0.1)")
+    gen.add_argument("--test", type=float, default=0.1, help="test share (0.1)")
     sp = with_json(
         dsub.add_parser("split", help="train/validation/test split, stratified and seeded")
     )

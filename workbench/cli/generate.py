@@ -1,7 +1,8 @@
 """`workbench generate --model NAME PROMPT`: continue a prompt with a language model (an LM run,
 or smollm2), printing each token as it arrives; Ctrl-C cancels the generation and keeps what
 was made. `workbench score --model NAME TEXT`: each token's surprisal in bits and the text's
-perplexity."""
+perplexity. `workbench translate --model RUN SOURCE`: a seq2seq run's output and its attention
+over the source."""
 
 from __future__ import annotations
 
@@ -188,6 +189,55 @@ def cmd_score(args: argparse.Namespace) -> int:
     return run(args, go)
 
 
+SHADES = " ░▒▓█"  # attention weight 0 .. 1, readable without colour
+
+
+def shade(weight: float) -> str:
+    """One cell for an attention weight: darker is more."""
+    return SHADES[min(len(SHADES) - 1, int(weight * len(SHADES)))]
+
+
+def _show_translation(res: P.TranslateResult) -> None:
+    out.print(Text(res.output or "(empty output)", style="bold"))
+    how = "greedy" if res.beam_width == 1 else f"beam {res.beam_width}"
+    end = "ended" if res.ended else "cut at max_output"
+    out.print(
+        f"{len(res.output_tokens)} tokens · {how} · log-probability {res.log_prob:.3f} · {end}"
+        f" · {res.description}"
+    )
+    rows = [
+        [
+            tok,
+            "".join(shade(w) for w in row),
+            f"{max(row):.2f}",
+            res.source_tokens[row.index(max(row))],
+        ]
+        for tok, row in zip([*res.output_tokens, "[EOS]"], res.attention, strict=False)
+    ]
+    src = " ".join(repr(t)[1:-1] for t in res.source_tokens)
+    out.print(
+        table(f"attention over the source: {src}", ["output", "source ->", "max", "on"], rows)
+    )
+    for note, show in (
+        ("the source was cut to the run's max_length tokens", res.truncated),
+        (f"{res.unknown} source token(s) are outside the run's vocabulary", res.unknown > 0),
+    ):
+        if show:
+            out.print(Text(note, style="yellow"))
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    async def go(client: EngineClient) -> int:
+        call = P.Translate(
+            model=args.model, source=args.source, beam_width=args.beam, max_output=args.max_output
+        )
+        res = await client.ask(call)
+        emit_json(res) if args.json else _show_translation(res)
+        return 0
+
+    return run(args, go)
+
+
 def add_parser(sub: Any) -> None:
     model_help = "an LM run's id (workbench runs list) or smollm2 (after make llm)"
     gen = with_json(
@@ -212,3 +262,13 @@ def add_parser(sub: Any) -> None:
     sc.add_argument("--model", required=True, help=model_help)
     sc.add_argument("text", metavar="TEXT", help="the text to score")
     sc.set_defaults(handler=cmd_score)
+    tr = with_json(
+        sub.add_parser("translate", help="a seq2seq run's output for a source, with its attention")
+    )
+    tr.add_argument("--model", required=True, help="a seq2seq run's id (workbench runs list)")
+    tr.add_argument("source", metavar="SOURCE", help="the text to translate")
+    tr.add_argument("--beam", type=int, default=0, help="beam width (1: greedy; 0: the run's)")
+    tr.add_argument(
+        "--max-output", type=int, default=0, help="most output tokens (0: the run's max_output)"
+    )
+    tr.set_defaults(handler=cmd_translate)

@@ -31,7 +31,7 @@ OWN_VOCAB = [
 ]
 
 
-def test_the_architectures_are_the_promised_thirteen() -> None:
+def test_the_architectures_are_the_promised_fourteen() -> None:
     assert list(registry.ARCHITECTURES) == [
         *OWN_VOCAB[:8],
         "bert-finetune",
@@ -39,10 +39,12 @@ def test_the_architectures_are_the_promised_thirteen() -> None:
         "features-logreg",
         "lstm-lm",
         "transformer-lm",
+        "seq2seq",
     ]
     for name, spec in registry.ARCHITECTURES.items():
         assert spec.name == name and spec.description
-        assert spec.task == ("lm" if name.endswith("-lm") else "classify")
+        task = "lm" if name.endswith("-lm") else "seq2seq" if name == "seq2seq" else "classify"
+        assert spec.task == task
     assert [n for n, s in registry.ARCHITECTURES.items() if s.trained_by == "fit"] == [
         "features-logreg"
     ]

@@ -9,7 +9,10 @@ import torch
 
 from engine.core.errors import EngineError
 from engine.models import registry
+from engine.models.seq2seq import EOS, SEP
 from engine.training.config import TrainConfig
+from engine.training.data import TextExamples, collate
+from engine.training.losses import loss_sum
 from engine.training.service import RunConfig
 from tests.helpers.engine import ROOT
 
@@ -45,11 +48,15 @@ def test_example_loads_and_takes_a_step(path: Path) -> None:
     vocab = 30522 if spec.pretrained_tokenizer else 500
     torch.manual_seed(0)
     model = registry.build_model(cfg.arch, model_cfg, vocab_size=vocab, num_classes=2, pad_id=0)
-    ids = torch.randint(1, 400, (2, 12))
+    ids = torch.randint(4, 400, (2, 12))
+    if spec.task == "seq2seq":  # a pair row: source SEP target EOS
+        ids[:, 5], ids[:, -1] = SEP, EOS
     mask = torch.ones_like(ids)
     logits = model(ids, mask)
     target = torch.zeros(2, dtype=torch.long)
-    if spec.task == "lm":
+    if spec.task == "seq2seq":
+        loss = loss_sum("seq2seq", logits, collate(TextExamples(ids.tolist(), pairs=True), [0, 1]))
+    elif spec.task == "lm":
         loss = torch.nn.functional.cross_entropy(
             logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1)
         )
