@@ -34,7 +34,7 @@ def test_defaults_are_valid() -> None:
         ({"warmup_steps": 10, "warmup_ratio": 0.1}, "set warmup steps or warmup ratio, not both"),
         ({"grad_clip": -1.0}, "gradient clipping norm must be at least 0"),
         ({"early_stopping_patience": -1}, "early stopping patience must be at least 0"),
-        ({"metric": "bleu"}, "metric must be one of accuracy, macro_f1, loss, perplexity"),
+        ({"metric": "rouge"}, "metric must be one of accuracy, macro_f1, loss, perplexity, token_"),
         ({"precision": "fp8"}, "precision must be one of fp32, bf16, fp16, got 'fp8'"),
         ({"seed": -1}, "seed must be from 0"),
         ({"eval_every": -5}, "eval every (steps) must be at least 0"),
