@@ -27,6 +27,10 @@ PLOTS = [
     PlotKind("accuracy", ["val_accuracy", "train_accuracy"], "accuracy (share right)"),
     PlotKind("macro F1", ["val_macro_f1"], "macro F1 (0-1)"),
     PlotKind("perplexity", ["val_perplexity"], "perplexity (e^loss)"),
+    PlotKind(
+        "exact match", ["val_exact_match", "val_token_accuracy"], "share right (outputs, tokens)"
+    ),
+    PlotKind("BLEU", ["val_bleu"], "BLEU (0-100)"),
     PlotKind("learning rate", ["lr"], "learning rate"),
     PlotKind("gradient norm", ["grad_norm"], "gradient L2 norm"),
     PlotKind(

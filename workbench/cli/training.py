@@ -28,7 +28,15 @@ MAX_CONFIG = 1024 * 1024
 RUN_COLUMNS = ["id", "name", "state", "step", "best val", "test", "trained", "arch", "dataset"]
 # dropped from the right when narrow: the name usually says them, `runs show` and --json do
 OPTIONAL = ("trained", "arch", "dataset")
-SHORT_METRIC = {"accuracy": "acc", "macro_f1": "F1", "perplexity": "ppl", "loss": "loss"}
+SHORT_METRIC = {
+    "accuracy": "acc",
+    "macro_f1": "F1",
+    "perplexity": "ppl",
+    "loss": "loss",
+    "token_accuracy": "tok",
+    "exact_match": "EM",
+    "bleu": "BLEU",
+}
 
 
 def duration(seconds: float) -> str:
@@ -123,7 +131,16 @@ async def _until_done(
         t.add_column("")
         t.add_column("")
         t.add_row("step", f"{r.step:,}/{r.total_steps:,}  epoch {r.epoch:.2f}")
-        for key in ("train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr", "tokens_per_s"):
+        for key in (
+            "train_loss",
+            "val_loss",
+            "val_accuracy",
+            "val_macro_f1",
+            "val_exact_match",
+            "val_bleu",
+            "lr",
+            "tokens_per_s",
+        ):
             if key in latest:
                 t.add_row(key, f"{latest[key]:.4g}")
         if r.message:
