@@ -142,7 +142,11 @@ class DatasetService:
             if ds is None:
                 ds = StoredDataset.open(Path(row["path"]))
                 self._open[name] = ds
-                if "empty_texts" not in row["summary"]:  # stored before it was counted
+                summary = row["summary"]
+                stale = "empty_texts" not in summary or (
+                    ds.meta.target_column and "empty_targets" not in summary
+                )
+                if stale:  # stored before it was counted
                     self.store.update_dataset_summary(name, _summary(ds))
             return ds
 
@@ -281,6 +285,11 @@ class DatasetService:
             raise EngineError(
                 f"size must be {MIN_GENERATED} to {MAX_GENERATED:,} pairs, got {size!r}",
                 hint="10,000 is plenty for a GRU to learn dates",
+            )
+        if req.validation + req.test >= 1:
+            raise EngineError(
+                f"validation {req.validation:g} and test {req.test:g} leave no pairs for training",
+                hint="for example validation 0.1 and test 0.1 (train gets the rest)",
             )
         check_fractions(1 - req.validation - req.test, req.validation, req.test)
 
@@ -421,6 +430,7 @@ def _summary(ds: StoredDataset) -> dict[str, object]:
     info = ds.info()
     return {
         "empty_texts": info.empty_texts,
+        "empty_targets": info.empty_targets,
         "rows": info.rows,
         "classes": info.classes,
         "labels": info.labels,
@@ -450,6 +460,7 @@ def _info_from_row(row: dict[str, object]) -> P.DatasetInfo:
         created=float(row["created"]),  # type: ignore[arg-type]
         description=str(s.get("description", "")),
         empty_texts=int(s.get("empty_texts", 0)),
+        empty_targets=int(s.get("empty_targets", 0)),
     )
 
 

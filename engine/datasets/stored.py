@@ -157,7 +157,17 @@ class StoredDataset:
             created=meta.created,
             description=meta.description,
             empty_texts=self.empty_texts(),
+            empty_targets=self.empty_targets(),
         )
+
+    def empty_targets(self) -> int:
+        """A pair dataset's rows whose target is empty or only whitespace (0 without a target
+        column): a seq2seq model learns to say nothing from them, so they are worth a warning."""
+        column = self.meta.target_column
+        if not column or column not in self.table.column_names:
+            return 0
+        values = pc.utf8_trim_whitespace(self.table.column(column).fill_null(""))
+        return int(pc.sum(pc.equal(pc.utf8_length(values), 0)).as_py() or 0)
 
     def empty_texts(self) -> int:
         """Rows whose text is empty or only whitespace (no words)."""

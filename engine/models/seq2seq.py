@@ -23,6 +23,7 @@ the training pairs); its first ids are SPECIALS in that order.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -221,8 +222,11 @@ class Seq2Seq(nn.Module):
         beam_width: int | None = None,
         max_output: int | None = None,
     ) -> list[Decoded]:
-        """Each source row's output: greedy for beam_width 1, else beam search whose finished
-        hypotheses are ranked by their mean log-probability per token (EOS counted)."""
+        """Each source row's output: greedy for beam_width 1, else beam search: the `width`
+        likeliest hypotheses are kept at each step, and the likeliest finished one (the sum of
+        its tokens' log-probabilities, EOS counted) is the output. Ranking by the mean per
+        token instead favoured long outputs: on the dates task it lost 0.7% exact match to
+        greedy (bench/seq2seq_bench.py)."""
         width = self.config.beam_width if beam_width is None else beam_width
         limit = self.config.max_output if max_output is None else max_output
         check_int("beam_width", width, high=MAX_BEAM)
@@ -298,19 +302,21 @@ class Seq2Seq(nn.Module):
                 toks, rows, _ = live[parent]
                 rows = [*rows, w[parent, :s]]
                 if token == EOS:
-                    length = len(toks) + 1
                     done = Decoded(toks, torch.stack(rows).tolist(), score, True)
-                    finished.append((score / length, done))
+                    finished.append((score, done))
                 else:
                     grown.append(([*toks, token], rows, score))
                     parents.append(parent)
-            if len(finished) >= width or not grown:
+            # done when no live hypothesis can beat the best finished one (log-probabilities
+            # only fall as tokens are added)
+            best_done = max((f[0] for f in finished), default=-math.inf)
+            if not grown or max(h[2] for h in grown) < best_done or len(finished) >= width:
                 break
             live = grown
             states = new_states[:, parents]
         if finished:
             return max(finished, key=lambda f: f[0])[1]
-        toks, rows, score = max(live, key=lambda h: h[2] / max(len(h[0]), 1))
+        toks, rows, score = max(live, key=lambda h: h[2])
         return Decoded(toks[:limit], torch.stack(rows[:limit]).tolist(), score, False)
 
 

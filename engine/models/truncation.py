@@ -19,10 +19,11 @@ from typing import Any
 
 from engine import protocol as P
 from engine.core.errors import EngineError
+from engine.core.reading import MAX_WINDOWS, pick_positions
 
 STRATEGIES = P.TRUNCATIONS
 POOLS = P.POOLS
-MAX_WINDOWS = 64  # windows read of one text; the rest of a very long one is left out
+__all__ = ["MAX_WINDOWS", "POOLS", "STRATEGIES", "Truncation"]
 
 
 @dataclass(frozen=True)
@@ -81,32 +82,4 @@ class Truncation:
 
     def pick(self, special_mask: list[int], max_length: int) -> list[list[int]]:
         """Positions of the encoding the model reads: one list, or one per window."""
-        n = len(special_mask)
-        if n <= max_length or self.how == "head":
-            return [list(range(min(n, max_length)))]
-        lead = 0
-        while lead < n and special_mask[lead]:
-            lead += 1
-        trail = 0
-        while trail < n - lead and special_mask[n - 1 - trail]:
-            trail += 1
-        room = max_length - lead - trail
-        if room < 1:  # nothing but specials would fit: the head, as it comes
-            return [list(range(max_length))]
-        front, back = list(range(lead)), list(range(n - trail, n))
-        body = list(range(lead, n - trail))
-        if self.how == "tail":
-            return [front + body[-room:] + back]
-        if self.how == "head+tail":
-            head = min(self.head_tokens or max(1, room // 4), room)
-            tail = body[len(body) - (room - head) :] if room > head else []
-            return [front + body[:head] + tail + back]
-        step = min(self.stride or max(1, room // 2), room)
-        out = []
-        start = 0
-        while len(out) < MAX_WINDOWS:
-            out.append(front + body[start : start + room] + back)
-            if start + room >= len(body):
-                break
-            start += step
-        return out
+        return pick_positions(self.how, self.head_tokens, self.stride, special_mask, max_length)

@@ -26,6 +26,7 @@ class DatasetInfo(Base):
     hint: str = ""  # how to make it available
     description: str = ""
     empty_texts: int = 0  # rows whose text is empty or only whitespace
+    empty_targets: int = 0  # a pair dataset's rows whose target is empty or only whitespace
     used_by: list[str] = []  # names of the runs that read it by name (resume, test, examples)
 
 

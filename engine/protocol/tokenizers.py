@@ -44,6 +44,9 @@ class TokenView(Base, gc=False):
     n_tokens: int  # all tokens of the encoding (may exceed the ones shown)
     truncated: bool = False  # truncation dropped tokens
     overflow: int = 0  # how many tokens truncation dropped
+    line: int = 0  # the text this view is of (windows give a text several views)
+    window: int = 0  # which of its windows (0 for every other strategy)
+    windows: int = 1  # how many windows its text is read in
     clipped_chars: int = 0  # characters past the engine's per-text limit, not encoded
 
 
@@ -161,6 +164,11 @@ class Tokenize(Returns[TokenizeResult], tag="tokenizers.tokenize"):
     add_special_tokens: bool = True
     padding: Literal["none", "longest", "max_length"] = "none"
     truncation: bool = False
+    # how truncation reads a long text (as a run's [data] truncation): head, tail, head+tail
+    # (head_tokens from the start), windows (a view per window, a new one every stride tokens)
+    strategy: Literal["head", "tail", "head+tail", "windows"] = "head"
+    head_tokens: int = 0  # 0: a quarter of what fits
+    stride: int = 0  # 0: half of what fits
     max_length: int = 128
     padding_side: Literal["right", "left"] = "right"
     max_tokens: int = 4096  # tokens returned per text; a 1 MB paste shows its first part

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from array import array
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
@@ -15,6 +16,7 @@ from tokenizers import Encoding, Tokenizer
 
 from engine.core.errors import EngineError
 from engine.core.limits import product, within
+from engine.core.reading import pick_positions
 from engine.protocol import PackedTokens, Tokenize, TokenizeResult, TokenView
 from engine.tokenizers.specials import pad_token
 
@@ -77,6 +79,49 @@ def _truncated(
     return out, dropped
 
 
+@dataclass
+class _Cut:
+    """The positions of an encoding a strategy reads, with the Encoding fields _view reads."""
+
+    ids: list[int]
+    tokens: list[str]
+    offsets: list[tuple[int, int]]
+    type_ids: list[int]
+    special_tokens_mask: list[int]
+    line: int
+    window: int
+    windows: int
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _by_strategy(encodings: list[Encoding], req: Tokenize) -> tuple[list[Any], list[int]]:
+    """Each whole encoding cut as req.strategy reads it: one view per text (tail, head+tail),
+    or one per window; and for each view the tokens of its text that no view holds."""
+    out: list[Any] = []
+    dropped: list[int] = []
+    for line, enc in enumerate(encodings):
+        mask = list(enc.special_tokens_mask)
+        picked = pick_positions(req.strategy, req.head_tokens, req.stride, mask, req.max_length)
+        read = set().union(*picked)
+        for window, positions in enumerate(picked):
+            out.append(
+                _Cut(
+                    ids=[enc.ids[p] for p in positions],
+                    tokens=[enc.tokens[p] for p in positions],
+                    offsets=[enc.offsets[p] for p in positions],
+                    type_ids=[enc.type_ids[p] for p in positions],
+                    special_tokens_mask=[mask[p] for p in positions],
+                    line=line,
+                    window=window,
+                    windows=len(picked),
+                )
+            )
+            dropped.append(len(mask) - len(read))
+    return out, dropped
+
+
 def _padded(values: list[Any], extra: int, fill: object, left: bool) -> list[Any]:
     if not extra:
         return values
@@ -120,6 +165,9 @@ def _view(
         columns = {k: v[: req.max_tokens] for k, v in columns.items()}
     return TokenView(
         **columns,
+        line=getattr(enc, "line", 0),
+        window=getattr(enc, "window", 0),
+        windows=getattr(enc, "windows", 1),
         n_tokens=n,
         truncated=dropped > 0 or clipped > 0,
         overflow=dropped,
@@ -174,7 +222,10 @@ def encode(tok: Tokenizer, req: Tokenize, unk_id: int | None) -> TokenizeResult:
     started = time.perf_counter()
     texts = [t if len(t) <= MAX_CHARS else t[:MAX_CHARS] for t in req.texts]
     batch = tok.encode_batch if req.detail else tok.encode_batch_fast
-    if req.truncation:
+    if req.truncation and req.strategy != "head":
+        whole = batch(texts, add_special_tokens=req.add_special_tokens)
+        encodings, dropped = _by_strategy(whole, req)
+    elif req.truncation:
         encodings, dropped = _truncated(tok, batch(texts, add_special_tokens=False), req)
     else:
         encodings = batch(texts, add_special_tokens=req.add_special_tokens)
@@ -194,9 +245,10 @@ def encode(tok: Tokenizer, req: Tokenize, unk_id: int | None) -> TokenizeResult:
             packed=_packed(encodings, dropped, pad, width, req.padding_side == "left"),
         )
     zero_types = _zero_types(tok, req.add_special_tokens)
+    lines = [getattr(enc, "line", i) for i, enc in enumerate(encodings)]
     views = [
-        _view(enc, req, unk_id, pad, width, zero_types, drop, max(0, len(text) - MAX_CHARS))
-        for enc, drop, text in zip(encodings, dropped, req.texts, strict=True)
+        _view(enc, req, unk_id, pad, width, zero_types, drop, max(0, len(req.texts[n]) - MAX_CHARS))
+        for enc, drop, n in zip(encodings, dropped, lines, strict=True)
     ]
     return TokenizeResult(
         tokenizer=req.tokenizer,

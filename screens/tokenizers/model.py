@@ -103,6 +103,7 @@ class InspectorOptions:
 
     padding: str = "longest"
     truncation: bool = False
+    strategy: str = "head"  # how truncation reads a long line (a run's [data] truncation)
     max_length: int = 16
     side: str = "right"
     specials: bool = True
@@ -116,7 +117,13 @@ class InspectorOptions:
         self.padding = after(PADDINGS, self.padding)
 
     def toggle_truncation(self) -> None:
-        self.truncation = not self.truncation
+        """off, then each strategy a run may read with (head, tail, head+tail, windows)."""
+        if not self.truncation:
+            self.truncation, self.strategy = True, P.TRUNCATIONS[0]
+        elif self.strategy == P.TRUNCATIONS[-1]:
+            self.truncation, self.strategy = False, P.TRUNCATIONS[0]
+        else:
+            self.strategy = after(P.TRUNCATIONS, self.strategy)
 
     def cycle_max_length(self, dataset_view: bool) -> None:
         """The next max length of the dataset view's, or else of the grid's."""
@@ -154,7 +161,7 @@ class InspectorOptions:
 
     def describe_grid(self) -> str:
         return (
-            f"padding {self.padding} (p) · truncation {'on' if self.truncation else 'off'} "
+            f"padding {self.padding} (p) · truncation {self.strategy if self.truncation else 'off'} "
             f"(u) · max length {self.max_length} (m) · {self.side} side (s) · specials "
             f"{'on' if self.specials else 'off'} (e) · {'tokens' if self.show_tokens else 'ids'}"
             " (w) · h/l or ←/→ scroll positions · one row per line"
@@ -216,6 +223,7 @@ class InspectorOptions:
             add_special_tokens=self.specials,
             padding=self.padding,  # type: ignore[arg-type]
             truncation=self.truncation,
+            strategy=self.strategy,  # type: ignore[arg-type]
             max_length=self.max_length,
             padding_side=self.side,  # type: ignore[arg-type]
             max_tokens=512,

@@ -96,7 +96,7 @@ def test_a_dates_run_trains_evaluates_and_translates(engine: RunningEngine, tmp_
 
 def test_a_pair_csv_imports_with_its_target(engine: RunningEngine, tmp_path: Path) -> None:
     path = tmp_path / "pairs.csv"
-    lines = ["english,french"] + [f"word {i},mot {i}" for i in range(30)]
+    lines = ["english,french"] + [f"word {i},mot {i}" for i in range(29)] + ["word 29,"]
     path.write_text("\n".join(lines) + "\n")
     got = wb_json(
         engine,
@@ -111,5 +111,7 @@ def test_a_pair_csv_imports_with_its_target(engine: RunningEngine, tmp_path: Pat
         "french",
     )
     assert got["target_column"] == "french" and got["classes"] == 0 and got["rows"] == 30
+    assert got["empty_targets"] == 1
     shown = wb(engine, "datasets", "show", "fr")
     assert "target column: french" in shown.stdout
+    assert "1 row has an empty target" in shown.stdout

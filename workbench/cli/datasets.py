@@ -65,6 +65,8 @@ def _ds_show(args: argparse.Namespace) -> Action:
         out.print(f"splits: {dist(d.splits)}")
         if d.empty_texts:
             out.print(empty_texts_warning(d))
+        if d.empty_targets:
+            out.print(empty_targets_warning(d))
         if d.used_by:
             out.print(f"used by runs: {', '.join(d.used_by)}")
         rows = [[k, f"{v:,}", f"{100 * v / max(d.rows, 1):.1f}%"] for k, v in d.labels.items()]
@@ -131,6 +133,8 @@ def _ds_import(args: argparse.Namespace) -> Action:
             out.print(f"imported [bold]{args.name}[/]: {d.rows:,} rows, {d.classes} classes")
             if d.empty_texts:
                 err.print(empty_texts_warning(d))
+            if d.empty_targets:
+                err.print(empty_targets_warning(d))
         return 0
 
     return go
@@ -253,6 +257,17 @@ def empty_texts_warning(d: P.DatasetInfo | P.ReportResult) -> str:
     return (
         f"warning: {n:,} {'row has' if n == 1 else 'rows have'} empty text (list them: "
         f"workbench datasets rows {d.name} --regex --search '^\\s*$')"
+    )
+
+
+def empty_targets_warning(d: P.DatasetInfo) -> str:
+    """What the CLI says about pair rows with no target: a seq2seq model learns to say nothing
+    from them."""
+    n = d.empty_targets
+    return (
+        f"warning: {n:,} {'row has' if n == 1 else 'rows have'} an empty target "
+        f"(column {d.target_column!r}); a sequence-to-sequence model learns to output nothing "
+        "from them"
     )
 
 

@@ -116,7 +116,8 @@ def input_grid(
         if title == what:
             lines.append(head)
         for row_no, view in enumerate(views):
-            label = f"{row_no}{'✂' if view.truncated else ''}"
+            line = f"{view.line}.{view.window + 1}" if view.windows > 1 else str(row_no)
+            label = f"{line}{'✂' if view.truncated else ''}"
             row = Text(f"{label:<4} ", style="bold")
             values: list[int] = getattr(view, attr)
             for p in range(start, min(stop, len(values))):

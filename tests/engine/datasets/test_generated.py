@@ -6,14 +6,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from engine import protocol as P
+from engine.core.catalog import Changes
 from engine.core.errors import EngineError, NullContext
+from engine.core.store import Store
 from engine.datasets import generated
 from engine.datasets.importer import import_source
+from engine.datasets.service import DatasetService
 from engine.datasets.stored import StoredDataset
+from engine.paths import resolve_home
 from engine.protocol import DatasetImport
 
 MONTH = {m.lower(): i + 1 for i, m in enumerate(generated.MONTHS)}
@@ -149,3 +155,103 @@ def test_targets_empty_in_every_row_are_refused_and_a_text_dataset_has_none(tmp_
     with pytest.raises(EngineError, match="has no target column") as e:
         StoredDataset.open(plain).targets()
     assert "datasets generate dates" in e.value.hint
+
+
+# ----------------------------------------------------------------- through the service
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    def __call__(self, event: P.Event) -> None:
+        assert isinstance(event, P.CatalogChanged)
+        self.events.append((event.name, event.change))
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[tuple[DatasetService, Recorder]]:
+    home = resolve_home(tmp_path / "home")
+    home.ensure()
+    store = Store(home.db)
+    seen = Recorder()
+    yield DatasetService(home, store, Changes("datasets", seen)), seen
+    store.close()
+
+
+def test_generate_stores_the_pairs_split_and_announced(
+    service: tuple[DatasetService, Recorder],
+) -> None:
+    svc, seen = service
+    made = svc.generate(P.DatasetGenerate(task="dates", size=500, seed=4), NullContext())
+    info = made.dataset
+    assert info.name == "dates" and info.rows == 500 and info.target_column == "target"
+    assert info.splits == {"train": 400, "validation": 50, "test": 50}
+    assert info.empty_targets == 0 and info.classes == 0
+    assert seen.events == [("dates", "added")]
+    pairs = generated.dates(500, seed=4)
+    assert sorted(zip(svc.texts("dates"), svc.targets("dates"), strict=True)) == sorted(pairs)
+    test_pairs = list(zip(svc.texts("dates", "test"), svc.targets("dates", "test"), strict=True))
+    assert len(test_pairs) == 50 and set(test_pairs) <= set(pairs)
+
+    again = svc.generate(
+        P.DatasetGenerate(task="dates", name="dates-again", size=500, seed=4), NullContext()
+    )
+    assert again.dataset.splits == info.splits
+    assert svc.texts("dates-again", "test") == svc.texts("dates", "test")  # seeded split too
+    assert svc.targets("dates-again", "validation") == svc.targets("dates", "validation")
+
+    numbers = svc.generate(
+        P.DatasetGenerate(task="number-words", size=100, seed=1, validation=0.2, test=0.0),
+        NullContext(),
+    ).dataset
+    assert numbers.name == "number-words" and numbers.splits == {"train": 80, "validation": 20}
+    assert svc.info("number-words").target_column == "target"  # from the registry's summary
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (P.DatasetGenerate(task="dates", size=9), "size must be 10 to 2,000,000 pairs"),
+        (P.DatasetGenerate(task="dates", size=2_000_001), "size must be 10 to 2,000,000 pairs"),
+        (P.DatasetGenerate(task="dates", validation=0.6, test=0.5), "leave no pairs for training"),
+        (P.DatasetGenerate(task="dates", validation=-0.1), "must not be negative"),
+    ],
+)
+def test_a_generation_that_cannot_be_made_is_refused(
+    service: tuple[DatasetService, Recorder], call: P.DatasetGenerate, message: str
+) -> None:
+    svc, seen = service
+    with pytest.raises(EngineError, match=message):
+        svc.check_generate(call)
+    assert seen.events == [] and svc.store.datasets() == []
+
+
+def test_generate_refuses_a_taken_name_and_targets_needs_a_target_column(
+    service: tuple[DatasetService, Recorder], tmp_path: Path
+) -> None:
+    svc, _ = service
+    svc.generate(P.DatasetGenerate(task="number-words", size=20), NullContext())
+    with pytest.raises(EngineError, match="already exists"):
+        svc.check_generate(P.DatasetGenerate(task="number-words", size=20))
+    with pytest.raises(EngineError, match="already exists"):
+        svc.generate(P.DatasetGenerate(task="dates", name="number-words"), NullContext())
+    path = tmp_path / "plain.csv"
+    path.write_text("text,label\na,x\nb,y\n")
+    svc.import_(P.DatasetImport(source=str(path), name="plain", text_column="text"), NullContext())
+    with pytest.raises(EngineError, match="dataset 'plain' has no target column") as e:
+        svc.targets("plain")
+    assert "--target COLUMN" in e.value.hint and "datasets generate dates" in e.value.hint
+
+
+def test_empty_targets_are_counted_at_import(
+    service: tuple[DatasetService, Recorder], tmp_path: Path
+) -> None:
+    svc, _ = service
+    path = tmp_path / "pairs.tsv"
+    path.write_text("src\ttgt\none\t1\ntwo\t \nthree\t\nfour\t4\n")
+    call = P.DatasetImport(source=str(path), name="pairs", text_column="src", target_column="tgt")
+    info = svc.import_(call, NullContext()).dataset
+    assert info.target_column == "tgt" and info.empty_targets == 2
+    assert svc.info("pairs").empty_targets == 2  # kept in the registry's summary
+    assert svc.targets("pairs") == ["1", " ", "", "4"]

@@ -111,14 +111,17 @@ def test_beam_search_of_width_one_is_greedy() -> None:
         )
 
 
-def test_a_wider_beam_finds_outputs_at_least_as_likely_per_token() -> None:
+def test_a_wider_beam_finds_outputs_at_least_as_likely() -> None:
     m = model(seed=5)
-    src, src_mask = source_batch([[5, 6, 7, 8]])
-    greedy = m.decode(src, src_mask, beam_width=1, max_output=8)[0]
-    wide = m.decode(src, src_mask, beam_width=6, max_output=8)[0]
-    if greedy.ended and wide.ended:
-        per = lambda d: d.log_prob / (len(d.tokens) + 1)  # noqa: E731
-        assert per(wide) >= per(greedy) - 1e-5
+    with torch.no_grad():  # an untrained model rarely ends: make the end likelier
+        m.out.bias[EOS] += 2.0
+    src, src_mask = source_batch([[5, 6, 7, 8], [9, 10, 11], [12, 4]])
+    greedy = m.decode(src, src_mask, beam_width=1, max_output=80)
+    wide = m.decode(src, src_mask, beam_width=6, max_output=80)
+    ended = [(g, w) for g, w in zip(greedy, wide, strict=True) if g.ended and w.ended]
+    assert ended
+    for g, w in ended:
+        assert w.log_prob >= g.log_prob - 1e-5
 
 
 def test_sixteen_pairs_are_learned_by_the_trainer(tmp_path: Path) -> None:

@@ -119,6 +119,31 @@ def test_truncation_keeps_the_first_tokens(minilm: Tokenizer):
     assert cut.overflow == 7 and cut.truncated
 
 
+def test_strategies_show_what_a_run_reads(minilm: Tokenizer):
+    """tail, head+tail and windows read the positions a run with that [data] truncation
+    reads (engine.models.truncation): specials kept, windows one view each."""
+    from engine.models.truncation import Truncation
+
+    text = "one two three four five six seven eight nine ten eleven twelve"
+    [full] = run(minilm, [text])
+    body = full.ids[1:-1]
+    [tail] = run(minilm, [text], truncation=True, strategy="tail", max_length=6)
+    assert tail.ids == [full.ids[0], *body[-4:], full.ids[-1]] and tail.truncated
+    assert tail.overflow == len(body) - 4
+    [both] = run(minilm, [text], truncation=True, strategy="head+tail", head_tokens=1, max_length=6)
+    assert both.ids == [full.ids[0], body[0], *body[-3:], full.ids[-1]]
+    views = run(minilm, [text, "short one"], truncation=True, strategy="windows", max_length=6)
+    windows = [v for v in views if v.line == 0]
+    assert len(windows) == windows[0].windows > 1 and [v.window for v in windows] == list(
+        range(len(windows))
+    )
+    picked = Truncation(how="windows").pick([int(x) for x in full.special], 6)
+    assert [v.ids for v in windows] == [[full.ids[p] for p in w] for w in picked]
+    assert not windows[0].truncated  # every token is in some window
+    short = [v for v in views if v.line == 1]
+    assert len(short) == 1 and short[0].windows == 1 and not short[0].truncated
+
+
 def test_bad_settings_are_refused(minilm: Tokenizer):
     with pytest.raises(EngineError, match="leaves no room"):
         run(minilm, ["x"], truncation=True, max_length=2)

@@ -52,6 +52,21 @@ def test_each_key_cycles_its_own_setting() -> None:
     )
     assert (o.batch_size, o.kind) == (64, "tfidf")
     assert "padding max_length (p)" in o.describe_grid() and "left side" in o.describe_grid()
+    seen = [(o.truncation, o.strategy)]
+    for _ in range(4):  # u: head, then the other strategies a run reads with, then off
+        o.toggle_truncation()
+        seen.append((o.truncation, o.strategy))
+    assert seen == [
+        (True, "head"),
+        (True, "tail"),
+        (True, "head+tail"),
+        (True, "windows"),
+        (False, "head"),
+    ]
+    assert not o.truncation and "truncation off (u)" in o.describe_grid()
+    o.toggle_truncation()
+    o.toggle_truncation()
+    assert "truncation tail (u)" in o.describe_grid() and o.grid_call("t", ["x"]).strategy == "tail"
 
 
 def test_max_length_steps_the_grid_or_the_dataset_view() -> None:

@@ -260,6 +260,16 @@ async def test_model_input_grid_shows_each_tokenizer_pages_and_reflows(
         cut = screen.grid[-1][1]
         assert not isinstance(cut, BaseException) and len(cut.encodings[1].ids) == 16
         assert "attention_mask" in shown(app, "#grid-view") and "1✂" in shown(app, "#grid-view")
+        await pilot.press("u", "u", "u")  # tail, head+tail, windows: a row per window
+        await wait_for(
+            pilot,
+            lambda: (
+                screen.options.strategy == "windows"
+                and isinstance(screen.grid[-1][1], type(wp))
+                and any(v.windows > 1 for v in screen.grid[-1][1].encodings)  # type: ignore[union-attr]
+            ),
+        )
+        assert "1.2" in shown(app, "#grid-view") and "windows (u)" in shown(app, "#grid-opts")
 
 
 async def test_dataset_view_shows_each_tokenizer_and_encodings(engine: RunningEngine) -> None:
