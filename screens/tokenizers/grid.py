@@ -47,7 +47,11 @@ def grid_blocks(
         w = block_window(res, width, start, show_tokens)
         views = res.encodings
         title = Text(name, style="bold underline")
-        title.append(f"  {len(views)} line{'s' * (len(views) != 1)}, {w.positions} positions")
+        lines = len({v.line for v in views}) if any(v.windows > 1 for v in views) else len(views)
+        title.append(f"  {lines} line{'s' * (lines != 1)}")
+        if len(views) != lines:  # windows: a row each, labelled line.window
+            title.append(f" in {len(views)} windows")
+        title.append(f", {w.positions} positions")
         if w.before or w.after:
             title.append(f", showing {w.start}-{w.stop - 1}", style="yellow")
         engine_cut = sum(max(v.n_tokens - len(v.ids), 0) for v in views if not v.truncated)
