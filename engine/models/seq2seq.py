@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -40,7 +41,7 @@ MAX_BEAM = 64
 
 @dataclass
 class Seq2SeqConfig:
-    level: str = "char"  # the vocabulary: single characters, or whitespace-separated words
+    level: Literal["char", "word"] = "char"  # the vocabulary: characters, or words
     embed_dim: int = 64
     hidden_size: int = 128
     num_layers: int = 1

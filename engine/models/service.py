@@ -116,6 +116,10 @@ MODEL_HELP: dict[str, str] = {
     "batch_size": "texts per forward pass",
     "C": "inverse regularisation strength of the logistic regression",
     "max_iter": "most solver iterations",
+    "level": "the vocabulary built from the pairs: single characters, or words",
+    "teacher_forcing": "chance of feeding the true previous token while training (0 to 1)",
+    "beam_width": "outputs kept while decoding; 1 is greedy",
+    "max_output": "most tokens an output may have",
 }
 
 

@@ -45,6 +45,9 @@ def own_tokenizer(arch: str) -> tuple[str, str]:
     return OWN_TOKENIZERS.get(arch, (PRETRAINED_TOKENIZER, "MiniLM"))
 
 
+# what a seq2seq run does not read: it builds its own vocabulary and cuts at the head
+PAIR_UNUSED = ("data.tokenizer", "data.truncation", *TRUNCATION_APPLIES)
+
 # choosing one of these changes which fields the form has (a dataset changes only choices)
 REBUILDS = ("model.arch",)
 
@@ -111,6 +114,9 @@ def config_dict(
             data.pop(key, None)
     for key in OPTIONAL_SPLITS:
         data[key] = data[key] or ""  # "": none
+    if arch.task == "seq2seq":  # its own vocabulary from the pairs; sources are cut at the head
+        for key in PAIR_UNUSED:
+            data.pop(key.removeprefix("data."), None)
     model: dict[str, Any] = {"arch": arch.name}
     for s in arch.settings:
         value = values.get(f"model.{s.name}")
@@ -385,6 +391,8 @@ class RunForm:
         freeze only with vectors chosen); a field that does not is hidden and not written."""
         if key == "model.freeze_vectors":
             return bool(self.values.get("model.vectors"))
+        if key in PAIR_UNUSED and self.arch is not None and self.arch.task == "seq2seq":
+            return False
         if key in TRUNCATION_APPLIES:
             return self.values.get("data.truncation") in TRUNCATION_APPLIES[key]
         spec = self.spec(key)
@@ -396,6 +404,8 @@ class RunForm:
             return ""
         if key == "model.freeze_vectors":
             return "applies only with init vectors chosen"
+        if key in PAIR_UNUSED and self.arch is not None and self.arch.task == "seq2seq":
+            return "a seq2seq run builds its own vocabulary from its pairs (model.level)"
         if key in TRUNCATION_APPLIES:
             return "applies only when truncation is " + " or ".join(TRUNCATION_APPLIES[key])
         spec = self.spec(key)

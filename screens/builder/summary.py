@@ -61,7 +61,13 @@ def plan_view(
     and the values far from usual."""
     head = Text()
     head.append(f"{arch.name if arch else '?'}", style="bold")
-    what = f"{plan.num_classes} classes" if plan.task == "classify" else "language model"
+    what = (
+        f"{plan.num_classes} classes"
+        if plan.task == "classify"
+        else "sequence to sequence"
+        if plan.task == "seq2seq"
+        else "language model"
+    )
     head.append(f" · {what} · vocab {plan.vocab_size:,} · on {plan.device}\n")
     head.append("parameters ")
     head.append(f"{plan.trainable:,}", style="bold green")

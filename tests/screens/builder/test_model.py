@@ -150,6 +150,7 @@ DECODER = P.ArchitectureInfo(
     pretrained_tokenizer=True,
     takes_vectors=False,
 )
+SEQ2SEQ = P.ArchitectureInfo(name="seq2seq", task="seq2seq", description="", settings=[])
 PRECISION = P.SettingSpec(name="precision", kind="choice", default="fp32", choices=["fp32", "fp16"])
 EPOCHS = P.SettingSpec(name="epochs", kind="int", default=3)
 MOMENTUM = P.SettingSpec(
@@ -163,7 +164,7 @@ METRIC = P.SettingSpec(
     applies_when={"data.validation_split": ["*"]},
 )
 FORM_SCHEMA = P.RunSchemaResult(
-    architectures=[CNN, GRU, BERT, DECODER],
+    architectures=[CNN, GRU, BERT, DECODER, SEQ2SEQ],
     train=[*TRAIN, EPOCHS, PRECISION, MOMENTUM, METRIC],
     device="cpu",
     precisions=["fp32", "bf16"],
@@ -243,6 +244,18 @@ def test_a_pretrained_model_takes_its_own_tokenizer() -> None:
     assert f.values["data.tokenizer"] == PRETRAINED_TOKENIZER
     f.choose("model.arch", "decoder-finetune")  # SmolLM2 reads ids with its own
     assert f.values["data.tokenizer"] == "smollm2-bpe"
+
+
+def test_a_seq2seq_run_hides_and_leaves_out_the_tokenizer_and_truncation() -> None:
+    f = form()
+    f.choose("data.truncation", "tail")
+    assert f.applies("data.tokenizer") and f.applies("data.truncation")
+    f.choose("model.arch", "seq2seq")
+    for key in ("data.tokenizer", "data.truncation", "data.stride"):
+        assert not f.applies(key) and "builds its own vocabulary" in f.why_hidden(key)
+    data = f.config()["data"]
+    assert "tokenizer" not in data and "truncation" not in data and data["dataset"]
+    assert RunConfig.from_toml(f.toml()).tokenizer == ""
 
 
 def test_a_new_dataset_brings_its_splits_unless_the_train_split_is_there() -> None:
