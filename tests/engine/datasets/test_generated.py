@@ -6,21 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from engine import protocol as P
-from engine.core.catalog import Changes
 from engine.core.errors import EngineError, NullContext
-from engine.core.store import Store
 from engine.datasets import generated
 from engine.datasets.importer import import_source
 from engine.datasets.service import DatasetService
 from engine.datasets.stored import StoredDataset
-from engine.paths import resolve_home
 from engine.protocol import DatasetImport
+from tests.engine.datasets.conftest import Recorder
 
 MONTH = {m.lower(): i + 1 for i, m in enumerate(generated.MONTHS)}
 MONTH |= {m[:3].lower(): i + 1 for i, m in enumerate(generated.MONTHS)}
@@ -158,25 +155,6 @@ def test_targets_empty_in_every_row_are_refused_and_a_text_dataset_has_none(tmp_
 
 
 # ----------------------------------------------------------------- through the service
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str]] = []
-
-    def __call__(self, event: P.Event) -> None:
-        assert isinstance(event, P.CatalogChanged)
-        self.events.append((event.name, event.change))
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[tuple[DatasetService, Recorder]]:
-    home = resolve_home(tmp_path / "home")
-    home.ensure()
-    store = Store(home.db)
-    seen = Recorder()
-    yield DatasetService(home, store, Changes("datasets", seen)), seen
-    store.close()
 
 
 def test_generate_stores_the_pairs_split_and_announced(
